@@ -1,0 +1,47 @@
+# omicsflow: two commands for a fresh machine.
+#   make demo   create .venv, install, run the whole workflow on the bundled data, build the report
+#   make test   create/update .venv, run the whole test suite (lint, dry run, end-to-end, unit)
+# On a cluster choose a CUDA build of torch, e.g.
+#   make demo TORCH="torch==2.13.0" TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+TORCH_INDEX_URL ?=
+CORES ?= 2
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.omicsflow-installed
+SNAKEMAKE := $(BIN)/snakemake --profile profiles/default --cores $(CORES)
+
+.PHONY: demo test lint bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,demo]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	test -f resources/toy/cohorts.tsv || $(BIN)/python -m omicsflow.toy resources/toy --seed 1
+	PATH="$(abspath $(BIN)):$$PATH" $(SNAKEMAKE)
+	PATH="$(abspath $(BIN)):$$PATH" $(SNAKEMAKE) --report results/report.html
+	@echo
+	@echo "Report: $(abspath results/report.html)"
+	@echo "Open it in a browser, e.g.  xdg-open results/report.html  (or copy it to your laptop)."
+
+test: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
+	$(BIN)/snakefmt --check workflow
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint --cores 1
+
+bench: $(STAMP)
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf results logs benchmarks .snakemake resources/toy

@@ -1,0 +1,1 @@
+"""Survival statistics: log-rank scans, cutpoints, Cox models, C-index, Kaplan–Meier."""
