@@ -203,7 +203,7 @@ def finetune(
         rows.append(
             {
                 "epoch": epoch,
-                "train_loss": float(loss),
+                "train_loss": float(loss.detach()),
                 "val_loss": held_loss,
                 "val_c_index": held_c,
             }
