@@ -1,4 +1,4 @@
-"""Figures: Kaplan–Meier curves with numbers at risk."""
+"""Kaplan–Meier curves with numbers at risk."""
 
 from __future__ import annotations
 
