@@ -1,5 +1,6 @@
 # omicsflow: two commands for a fresh machine.
-#   make demo   create .venv, install, run the whole workflow on the bundled data, build the report
+#   make demo   create .venv, install, run the whole workflow on the demo cohorts (public GEO
+#               breast-cancer cohorts shipped in the survset package), build the report
 #   make test   create/update .venv, run the whole test suite (lint, dry run, end-to-end, unit)
 # On a cluster choose a CUDA build of torch, e.g.
 #   make demo TORCH="torch==2.13.0" TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
@@ -24,7 +25,6 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	test -f resources/toy/cohorts.tsv || $(BIN)/python -m omicsflow.toy resources/toy --seed 1
 	PATH="$(abspath $(BIN)):$$PATH" $(SNAKEMAKE)
 	PATH="$(abspath $(BIN)):$$PATH" $(SNAKEMAKE) --report results/report.html
 	@echo
@@ -44,4 +44,4 @@ bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf results logs benchmarks .snakemake resources/toy
+	rm -rf results logs benchmarks .snakemake resources/demo

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,7 +152,9 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip() in NA_TOKENS)
 
 
-def read_cohort_sheet(path: str | Path, *, check_files: bool = True) -> CohortSheet:
+def read_cohort_sheet(
+    path: str | Path, *, check_files: bool = True, pending: Collection[str | Path] = ()
+) -> CohortSheet:
     """Read and validate a cohort sheet.
 
     Parameters
@@ -161,6 +164,9 @@ def read_cohort_sheet(path: str | Path, *, check_files: bool = True) -> CohortSh
     check_files
         Whether to require that every named file exists (on by default; the workflow checks
         at parse time).
+    pending
+        Files that do not exist yet because a workflow rule creates them (the demo data);
+        they are accepted although missing.
 
     Returns
     -------
@@ -211,8 +217,11 @@ def read_cohort_sheet(path: str | Path, *, check_files: bool = True) -> CohortSh
             fix="add one row per cohort: one discovery and at least one validation cohort",
         )
     base = path.parent
+    will_exist = {Path(file).resolve() for file in pending}
     entries = [
-        _parse_row(row, line=i + 2, sheet=path, base=base, check_files=check_files)
+        _parse_row(
+            row, line=i + 2, sheet=path, base=base, check_files=check_files, will_exist=will_exist
+        )
         for i, row in enumerate(table.to_dict("records"))
     ]
     _check_sheet(entries, path)
@@ -220,7 +229,13 @@ def read_cohort_sheet(path: str | Path, *, check_files: bool = True) -> CohortSh
 
 
 def _parse_row(
-    row: dict[str, str], *, line: int, sheet: Path, base: Path, check_files: bool
+    row: dict[str, str],
+    *,
+    line: int,
+    sheet: Path,
+    base: Path,
+    check_files: bool,
+    will_exist: set[Path],
 ) -> CohortEntry:
     def cell(name: str) -> str | None:
         value = row.get(name)
@@ -267,7 +282,7 @@ def _parse_row(
         if value is None:
             return None
         resolved = (Path(value) if Path(value).is_absolute() else base / value).resolve()
-        if check_files and not resolved.is_file():
+        if check_files and not resolved.is_file() and resolved not in will_exist:
             raise CohortSheetError(
                 f"{name} file not found",
                 cohort=cohort,

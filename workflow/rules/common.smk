@@ -1,12 +1,21 @@
 # Configuration and cohort-sheet validation, wildcard constraints, input functions, resources.
+from pathlib import Path
+
 import pandas as pd
 from snakemake.utils import validate
 
 from omicsflow.cohort import read_cohort_sheet
+from omicsflow.demo import DEMO_COHORTS, demo_files
 
 validate(config, "../schemas/config.schema.yaml")
 
-SHEET = read_cohort_sheet(config["cohorts"])
+# The demo cohorts are written by rule demo_data: a sheet may name them before they exist.
+DEMO_DIR = "resources/demo"
+DEMO_EXPRESSION_FILES = [f"{DEMO_DIR}/{c.expression_file}" for c in DEMO_COHORTS]
+DEMO_CLINICAL_FILES = [
+    f"{DEMO_DIR}/{c.clinical_file}" for c in DEMO_COHORTS if c.clinical_file
+]
+SHEET = read_cohort_sheet(config["cohorts"], pending=demo_files(DEMO_DIR))
 validate(
     pd.read_csv(config["cohorts"], sep="\t", dtype=str, keep_default_na=False),
     "../schemas/cohorts.schema.yaml",
@@ -47,12 +56,20 @@ def res(label):
 
 
 # ---------------------------------------------------------------- input functions
+def workdir_relative(path):
+    """A path inside the working directory as a relative path (as rule outputs name it)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def get_cohort_files(wildcards):
     """Expression (and clinical, when given) files of one cohort."""
     entry = SHEET[wildcards.cohort]
-    files = {"expression": str(entry.expression)}
+    files = {"expression": workdir_relative(entry.expression)}
     if entry.clinical is not None:
-        files["clinical"] = str(entry.clinical)
+        files["clinical"] = workdir_relative(entry.clinical)
     return files
 
 
@@ -83,4 +100,4 @@ def get_pretrain_inputs(wildcards):
 
 def get_sheet_files(wildcards):
     """Every input file named by the cohort sheet, and the sheet itself."""
-    return [config["cohorts"], *[str(path) for path in SHEET.files()]]
+    return [config["cohorts"], *[workdir_relative(path) for path in SHEET.files()]]
