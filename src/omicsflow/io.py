@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from omicsflow.errors import InputError
+from omicsflow.provenance import active_stamp
 
 __all__ = [
     "NA_TOKENS",
@@ -101,8 +102,13 @@ def _json_default(value: Any) -> Any:
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as indented JSON with sorted keys, atomically.
 
-    NaN and infinity are written as ``null`` so the file is strict JSON.
+    NaN and infinity are written as ``null`` so the file is strict JSON. Inside a
+    :func:`omicsflow.provenance.stamping` block (every workflow step), a dict gains a
+    ``provenance`` entry with the omicsflow version and the config hash.
     """
+    stamp = active_stamp()
+    if stamp is not None and isinstance(data, dict) and "provenance" not in data:
+        data = {**data, "provenance": stamp}
     text = json.dumps(_replace_non_finite(data), indent=2, sort_keys=True, default=_json_default)
     write_text(path, text + "\n")
 
@@ -121,9 +127,16 @@ def write_tsv(path: str | os.PathLike[str], table: pd.DataFrame, *, index: bool 
     """Write ``table`` as tab-separated text with a header, atomically.
 
     Floats are written with 10 significant digits, so identical runs give identical bytes.
+    Inside a :func:`omicsflow.provenance.stamping` block (every workflow step) a JSON sidecar
+    ``<path>.meta.json`` records the omicsflow version and the config hash.
     """
     with atomic_path(path) as tmp:
         table.to_csv(tmp, sep="\t", index=index, float_format="%.10g", lineterminator="\n")
+    stamp = active_stamp()
+    if stamp is not None:
+        write_json(
+            f"{path}.meta.json", {"table": Path(path).name, "rows": len(table), "provenance": stamp}
+        )
 
 
 def write_h5ad(path: str | os.PathLike[str], adata: ad.AnnData) -> None:

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import platform
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PACKAGES", "config_hash", "package_versions", "provenance_record", "sha256"]
+__all__ = [
+    "PACKAGES",
+    "active_stamp",
+    "config_hash",
+    "package_versions",
+    "provenance_record",
+    "result_stamp",
+    "sha256",
+    "stamping",
+    "workflow_provenance",
+]
 
 PACKAGES = (
     "omicsflow",
@@ -24,6 +37,7 @@ PACKAGES = (
     "lifelines",
     "anndata",
     "matplotlib",
+    "survset",
 )
 
 
@@ -103,3 +117,71 @@ def provenance_record(
         "git_commit": _git_commit(Path(workflow_dir)) if workflow_dir else None,
         **(extra or {}),
     }
+
+
+_ACTIVE_STAMP: ContextVar[dict[str, str] | None] = ContextVar("omicsflow_stamp", default=None)
+
+
+def result_stamp(config: dict[str, Any]) -> dict[str, str]:
+    """What every result carries: the omicsflow version and the configuration's hash."""
+    return {
+        "omicsflow_version": package_versions(("omicsflow",))["omicsflow"],
+        "config_hash": config_hash(config),
+    }
+
+
+@contextlib.contextmanager
+def stamping(config: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """Stamp every result written inside the block (see :func:`omicsflow.io.write_tsv`)."""
+    token = _ACTIVE_STAMP.set(result_stamp(config))
+    try:
+        yield _ACTIVE_STAMP.get()
+    finally:
+        _ACTIVE_STAMP.reset(token)
+
+
+def active_stamp() -> dict[str, str] | None:
+    """The stamp of the enclosing :func:`stamping` block, if any."""
+    return _ACTIVE_STAMP.get()
+
+
+def workflow_provenance(
+    *,
+    config: dict[str, Any],
+    sheet: str | Path,
+    inputs: list[str | Path],
+    train_metrics: str | Path,
+    workflow_dir: str | Path,
+) -> dict[str, Any]:
+    """The run's ``provenance.json``.
+
+    :func:`provenance_record` plus the cohort sheet as read, the seeds and the device training
+    ran on.
+
+    Parameters
+    ----------
+    config
+        The fully resolved configuration.
+    sheet
+        The cohort sheet.
+    inputs
+        Every input file (the sheet and the files it names).
+    train_metrics
+        ``results/train/metrics.json`` (its ``device`` is recorded).
+    workflow_dir
+        Folder of the workflow source, for the git commit.
+    """
+    import pandas as pd
+
+    rows = pd.read_csv(sheet, sep="\t", dtype=str, keep_default_na=False).to_dict("records")
+    device = json.loads(Path(train_metrics).read_text(encoding="utf-8")).get("device")
+    return provenance_record(
+        config=config,
+        inputs=inputs,
+        workflow_dir=workflow_dir,
+        extra={
+            "cohort_sheet": {"path": str(sheet), "rows": rows},
+            "seeds": {"seed": config.get("seed")},
+            "training_device": device,
+        },
+    )

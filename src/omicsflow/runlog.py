@@ -8,6 +8,9 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from omicsflow.provenance import stamping
 
 __all__ = ["rule_logging"]
 
@@ -15,7 +18,9 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @contextlib.contextmanager
-def rule_logging(log_file: str | Path | None, *, rule: str) -> Iterator[logging.Logger]:
+def rule_logging(
+    log_file: str | Path | None, *, rule: str, config: dict[str, Any] | None = None
+) -> Iterator[logging.Logger]:
     """Send every ``omicsflow`` log record to ``log_file`` and stderr for one step.
 
     An exception raised inside the block is written to the log (message and traceback) before
@@ -27,6 +32,9 @@ def rule_logging(log_file: str | Path | None, *, rule: str) -> Iterator[logging.
         The rule's ``log:`` file (created with its folder); ``None`` logs to stderr only.
     rule
         Rule name, used as the logger name.
+    config
+        The workflow configuration: results written inside the block are stamped with the
+        omicsflow version and its hash (:func:`omicsflow.provenance.stamping`).
 
     Yields
     ------
@@ -48,8 +56,10 @@ def rule_logging(log_file: str | Path | None, *, rule: str) -> Iterator[logging.
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logger = logging.getLogger(f"omicsflow.rule.{rule}")
     started = time.perf_counter()
+    stamp = stamping(config) if config is not None else contextlib.nullcontext()
     try:
-        yield logger
+        with stamp:
+            yield logger
     except Exception as exc:
         logger.error("%s failed: %s", rule, exc, exc_info=True)
         raise

@@ -5,6 +5,7 @@ rule report_provenance:
     input:
         files=get_sheet_files,
         summary="results/validation/summary.tsv",
+        train_metrics="results/train/metrics.json",
     output:
         provenance="results/provenance.json",
     log:
