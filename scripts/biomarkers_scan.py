@@ -7,7 +7,7 @@ from omicsflow.survival.cutpoint import scan_cutpoints
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
+    with rule_logging(smk.log[0], rule=smk.rule):
         adata = read_h5ad(smk.input.h5ad)
         time, event = outcome(adata)
         options = smk.params.options

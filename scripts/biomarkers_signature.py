@@ -9,7 +9,7 @@ from omicsflow.survival.signature import lock_signature
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
+    with rule_logging(smk.log[0], rule=smk.rule):
         cutpoints = pd.read_csv(smk.input.cutpoints, sep="\t")
         options = smk.params.options
         signature = lock_signature(

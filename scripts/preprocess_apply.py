@@ -6,7 +6,7 @@ from omicsflow.runlog import rule_logging
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
+    with rule_logging(smk.log[0], rule=smk.rule):
         fitted = Preprocessor.load(smk.input.transform)
         adata = preprocess_cohort(read_h5ad(smk.input.h5ad), fitted, role=smk.params.role)
         write_h5ad(smk.output.h5ad, adata)

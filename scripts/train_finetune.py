@@ -8,7 +8,7 @@ from omicsflow.transfer.train import fit_final_model
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
+    with rule_logging(smk.log[0], rule=smk.rule):
         adata = read_h5ad(smk.input.h5ad)
         expression = expression_frame(adata)
         time, event = outcome(adata)

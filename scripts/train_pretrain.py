@@ -10,7 +10,7 @@ from omicsflow.transfer.train import pretrain, resolve_device
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config) as log:
+    with rule_logging(smk.log[0], rule=smk.rule) as log:
         cohorts = [read_h5ad(path) for path in smk.input.cohorts]
         names = [adata.uns["cohort"]["id"] for adata in cohorts]
         genes = list(cohorts[0].var_names)

@@ -10,7 +10,7 @@ from omicsflow.validate import validate_cohort
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
+    with rule_logging(smk.log[0], rule=smk.rule):
         signature = Signature.from_dict(json.loads(Path(smk.input.signature).read_text()))
         result = validate_cohort(
             read_h5ad(smk.input.h5ad),

@@ -6,7 +6,7 @@ from omicsflow.validate import summarise_validation
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
+    with rule_logging(smk.log[0], rule=smk.rule):
         write_tsv(smk.output.summary, summarise_validation(list(smk.input.metrics)))
 
 
