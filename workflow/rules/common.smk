@@ -9,7 +9,7 @@ from omicsflow.demo import DEMO_COHORTS, demo_files
 
 validate(config, "../schemas/config.schema.yaml")
 
-# The demo cohorts are written by rule demo_data: a sheet may name them before they exist.
+# The demo cohorts are written by the demo_data step, so a sheet may name them before they exist.
 DEMO_DIR = "resources/demo"
 DEMO_EXPRESSION_FILES = [f"{DEMO_DIR}/{c.expression_file}" for c in DEMO_COHORTS]
 DEMO_CLINICAL_FILES = [
