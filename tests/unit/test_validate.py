@@ -26,6 +26,7 @@ from sksurv.util import Surv
 from omicsflow.cohort import expression_frame, load_cohort, outcome, read_cohort_sheet
 from omicsflow.errors import ConfigError, InputError
 from omicsflow.io import read_h5ad, write_h5ad
+from omicsflow.plots import km_plot
 from omicsflow.preprocess import Preprocessor, preprocess_cohort
 from omicsflow.survival.cutpoint import scan_cutpoints
 from omicsflow.survival.metrics import concordance_index
@@ -216,7 +217,7 @@ def test_model_block_uses_the_network_and_a_discovery_threshold(prepared):
         assert key in block
 
 
-def test_three_risk_groups_against_lifelines(prepared):
+def test_three_risk_groups_against_lifelines(prepared, tmp_path):
     adata = prepared["validation_a"]
     time, event = outcome(adata)
     score = score_signature(prepared["signature"], expression_frame(adata))
@@ -235,6 +236,8 @@ def test_three_risk_groups_against_lifelines(prepared):
     assert by_label[">=3"]["hazard_ratio"] == pytest.approx(np.exp(cox.params_["g3"]), rel=1e-6)
     assert evaluation.hazard_ratio == by_label[">=3"]["hazard_ratio"]  # highest vs reference
     assert evaluation.n_high == int((labels == ">=3").sum())
+    km_plot(tmp_path / "km3.png", time, event, groups.masks(), title="three groups")
+    assert (tmp_path / "km3.png").stat().st_size > 10_000
 
 
 def test_evaluate_risk_keeps_the_two_group_contract(survival_data):

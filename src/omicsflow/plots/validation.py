@@ -21,6 +21,7 @@ from omicsflow.io import atomic_path
 __all__ = ["calibration_plot", "forest_plot", "notice_plot", "random_signature_plot"]
 
 _COLOURS = ("#1b7837", "#b2182b", "#2166ac", "#e08214", "#762a83")
+_SCORE_NAMES = {"signature": "signature", "model": "network"}
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
@@ -80,7 +81,7 @@ def forest_plot(path: str | Path, analyses: list[dict[str, Any]], *, title: str)
     all_values = [1.0]
     for analysis in analyses:
         ticks.append(y)
-        labels.append(f"$\\bf{{{analysis['score']}}}$")
+        labels.append(f"$\\bf{{{_SCORE_NAMES.get(analysis['score'], analysis['score'])}}}$")
         y -= 1
         for entry in analysis["cohorts"]:
             hr, low, high = entry["hazard_ratio"], entry["hr_ci_low"], entry["hr_ci_high"]
@@ -183,7 +184,7 @@ def calibration_plot(
         ax.set_aspect("equal")
         ax.set_xlabel("Predicted survival (discovery, same risk group)")
         ax.set_ylabel("Observed survival (this cohort, KM ± 95% CI)")
-        ax.set_title(score, fontsize=10)
+        ax.set_title(_SCORE_NAMES.get(score, score), fontsize=10)
         ax.legend(fontsize=7, loc="upper left", frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
