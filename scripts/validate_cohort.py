@@ -3,10 +3,12 @@
 import json
 from pathlib import Path
 
-from omicsflow.io import read_h5ad, write_json, write_tsv
+import pandas as pd
+
+from omicsflow.io import read_h5ad
 from omicsflow.runlog import rule_logging
 from omicsflow.survival.signature import Signature
-from omicsflow.validate import validate_cohort
+from omicsflow.validate import validate_cohort, write_cohort_validation
 
 
 def main(smk) -> None:
@@ -16,11 +18,12 @@ def main(smk) -> None:
             read_h5ad(smk.input.h5ad),
             signature,
             model_path=smk.input.model,
-            km_path=smk.output.km,
+            discovery=read_h5ad(smk.input.discovery),
+            cutpoints=pd.read_csv(smk.input.cutpoints, sep="\t"),
             options=dict(smk.params.options),
+            seed=int(smk.params.seed),
         )
-        write_json(smk.output.metrics, result["metrics"])
-        write_tsv(smk.output.scores, result["scores"])
+        write_cohort_validation(result, **dict(smk.output.items()))
 
 
 main(snakemake)

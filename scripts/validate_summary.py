@@ -1,13 +1,16 @@
-"""Rule validate_summary: one row per validation cohort."""
+"""Rule validate_summary: one row per cohort, meta-analysis, forest and random-signature plots."""
 
-from omicsflow.io import write_tsv
 from omicsflow.runlog import rule_logging
-from omicsflow.validate import summarise_validation
+from omicsflow.validate import write_validation_summary
 
 
 def main(smk) -> None:
     with rule_logging(smk.log[0], rule=smk.rule):
-        write_tsv(smk.output.summary, summarise_validation(list(smk.input.metrics)))
+        write_validation_summary(
+            list(smk.input.metrics),
+            list(smk.input.random_signatures),
+            **dict(smk.output.items()),
+        )
 
 
 main(snakemake)

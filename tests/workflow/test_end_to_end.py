@@ -85,6 +85,12 @@ def test_signature_validates_on_both_platforms(toy_run):
         assert metrics["c_index"] > 0.57, (row.cohort, metrics["c_index"])
         assert metrics["hazard_ratio"] > 1.0 and metrics["logrank_p"] < 0.05
         assert (toy_run / "results" / "validation" / row.cohort / "km.png").stat().st_size > 10_000
+        for key in ("c_index_uno", "td_auc", "model", "multivariable", "calibration"):
+            assert key in metrics, key
+        assert set(metrics["td_auc"]) == {"12", "36", "60"}
+        assert metrics["random_signatures"]["n_signatures"] == 1000
+        assert metrics["random_signatures"]["empirical_p"] < 0.05  # beats random gene sets
+        assert row.transfer == "percentile" and not row.excluded
     signature = json.loads((toy_run / "results" / "biomarkers" / "signature.json").read_text())
     for gene in signature["genes"]:
         assert 0.0 < gene["percentile"] < 1.0 and gene["direction"] in (
@@ -108,5 +114,78 @@ def test_report_is_built(toy_run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (toy_run / "results" / "report.html").read_text(errors="replace")
     assert len(html) > 100_000
-    for text in ("km.png", "cutpoints.tsv", "summary.tsv"):
+    for text in ("km.png", "cutpoints.tsv", "summary.tsv", "forest.png", "reporting_checklist.md"):
         assert text in html, text
+
+
+def test_validation_across_cohorts(toy_run):
+    validation = toy_run / "results" / "validation"
+    meta = json.loads((validation / "meta.json").read_text())
+    records = [
+        json.loads((validation / c / "metrics.json").read_text())
+        for c in ("validation_a", "validation_b")
+    ]
+    signature = meta["signature"]
+    assert signature["k"] == 2 and signature["left_out"] == {}
+    low, high = sorted(r["hazard_ratio"] for r in records)
+    assert low <= signature["hazard_ratio"] <= high and 0.0 <= signature["i2"] <= 100.0
+    for name in ("forest.png", "random_signatures.png"):
+        assert (validation / name).stat().st_size > 10_000, name
+    for cohort in ("validation_a", "validation_b"):
+        replication = pd.read_csv(validation / cohort / "replication.tsv", sep="\t")
+        assert len(replication) == 6 and {"hazard_ratio", "logrank_p", "replicates"} <= set(
+            replication.columns
+        )
+        random = pd.read_csv(validation / cohort / "random_signatures.tsv", sep="\t")
+        assert len(random) == 1000
+    checklist = (validation / "reporting_checklist.md").read_text()
+    for record in records:
+        assert f"| {record['cohort']} | {record['n']} | {record['events']} |" in checklist
+    assert "Candidate genes searched on the discovery cohort: **1000**" in checklist
+
+
+def test_absolute_transfer_across_platforms_stops_before_running(toy_run):
+    result = snakemake(
+        toy_run, "-n", "--config", "validation={'transfer_by_cohort': {'validation_b': 'absolute'}}"
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "absolute cutpoint transfer is allowed only on the discovery" in output
+    assert "cohort: validation_b" in output and "transfer_by_cohort.validation_b" in output
+
+
+def test_excluded_cohort_reaches_summary_meta_and_report(toy_run, tmp_path):
+    import base64
+    import re
+    import shutil
+
+    from omicsflow.io import read_h5ad, write_h5ad
+
+    workdir = tmp_path / "run"
+    shutil.copytree(toy_run, workdir, symlinks=True)
+    path = workdir / "results" / "preprocess" / "validation_b.h5ad"
+    adata = read_h5ad(path)
+    # What qc_gate writes for a validation cohort failing QC under on_fail_validation: exclude.
+    adata.uns["qc"] = {
+        **dict(adata.uns["qc"]),
+        "excluded": True,
+        "exclusion_reason": "too few events (4 < 10)",
+    }
+    write_h5ad(path, adata)
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    validation = workdir / "results" / "validation"
+    metrics = json.loads((validation / "validation_b" / "metrics.json").read_text())
+    assert metrics["excluded"] is True and "c_index" not in metrics
+    summary = pd.read_csv(validation / "summary.tsv", sep="\t").set_index("cohort")
+    assert bool(summary.loc["validation_b", "excluded"])
+    meta = json.loads((validation / "meta.json").read_text())
+    assert meta["signature"]["k"] == 1 and "validation_b" in meta["signature"]["left_out"]
+    assert (
+        "EXCLUDED: too few events (4 < 10)" in (validation / "reporting_checklist.md").read_text()
+    )
+    result = snakemake(workdir, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (workdir / "results" / "report.html").read_text(errors="replace")
+    embedded = [base64.b64decode(data) for data in re.findall(r";base64,([A-Za-z0-9+/=]+)", html)]
+    assert any(b"too few events (4 < 10)" in item for item in embedded)

@@ -6,6 +6,7 @@ from snakemake.utils import validate
 
 from omicsflow.cohort import read_cohort_sheet
 from omicsflow.demo import DEMO_COHORTS, demo_files
+from omicsflow.validate.transfer import check_transfer_config
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -19,6 +20,12 @@ SHEET = read_cohort_sheet(config["cohorts"], pending=demo_files(DEMO_DIR))
 validate(
     pd.read_csv(config["cohorts"], sep="\t", dtype=str, keep_default_na=False),
     "../schemas/cohorts.schema.yaml",
+)
+# Cutpoint transfer per validation cohort: absolute only on the discovery platform.
+check_transfer_config(
+    config["validation"],
+    {entry.cohort: entry.platform for entry in SHEET.entries},
+    {entry.cohort: entry.role for entry in SHEET.entries},
 )
 DISCOVERY = SHEET.discovery
 VALIDATION = SHEET.with_role("validation")
