@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from omicsflow.errors import InputError
-from omicsflow.survival.cutpoint import benjamini_hochberg, p_lausen94
+from omicsflow.survival.cutpoint import benjamini_hochberg, fixed_statistics, p_lausen94
 from omicsflow.survival.logrank import genes_by_row, logrank_scores, maxstat_scan_rows
 from omicsflow.survival.metrics import as_survival
 
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 # Independent random streams derived from config["seed"].
 BOOTSTRAP_STREAM = 2
+REFERENCE_STREAM = 5
 
 PICK_COLUMNS = ("resample", "rank", "gene", "cutpoint", "direction", "p_value")
 
@@ -147,6 +149,8 @@ def bootstrap_stability(
     min_prop: float = 0.1,
     max_prop: float = 0.9,
     level: float = 0.95,
+    reference: pd.DataFrame | None = None,
+    n_sd: float = 2.0,
 ) -> Stability:
     """Rerun the scan and the selection on bootstrap resamples of the patients.
 
@@ -166,6 +170,10 @@ def bootstrap_stability(
         Candidate range, as in the scan.
     level
         Coverage of the cutpoint intervals.
+    reference, n_sd
+        Reference-threshold mode: samples × genes of the reference samples; each resample
+        also resamples them and cuts every gene at their mean + ``n_sd`` SD (no search, plain
+        normal p-value) instead of scanning.
 
     Returns
     -------
@@ -188,20 +196,29 @@ def bootstrap_stability(
     picks: list[pd.DataFrame] = []
     used = 0
     indices = resample_indices(n, n_resamples, seed)
+    if reference is not None:
+        reference_values = reference.loc[:, expression.columns].to_numpy(dtype=np.float64)
+        reference_rng = np.random.default_rng([seed, REFERENCE_STREAM])
     for resample, index in enumerate(indices):
+        if reference is not None:
+            drawn = reference_values[
+                reference_rng.integers(0, len(reference_values), len(reference_values))
+            ]
+            cut = drawn.mean(axis=0) + n_sd * drawn.std(axis=0, ddof=1)
         if not event[index].any():
             logger.warning("bootstrap resample %d has no events; skipped", resample)
             continue
-        scan = maxstat_scan_rows(
-            rows[:, index],
-            logrank_scores(time[index], event[index]),
-            min_prop=min_prop,
-            max_prop=max_prop,
-        )
-        p = p_lausen94(scan.statistic, scan.t_sum, scan.t3_sum)
-        chosen = rule.pick(p, benjamini_hochberg(p), scan.statistic)
+        scores = logrank_scores(time[index], event[index])
+        if reference is None:
+            scan = maxstat_scan_rows(rows[:, index], scores, min_prop=min_prop, max_prop=max_prop)
+            statistic, cut, deviation = scan.statistic, scan.cutpoint, scan.deviation
+            p = p_lausen94(statistic, scan.t_sum, scan.t3_sum)
+        else:
+            statistic, _, deviation = fixed_statistics(rows[:, index], scores, cut)
+            p = 2.0 * stats.norm.sf(statistic)
+        chosen = rule.pick(p, benjamini_hochberg(p), statistic)
         selected[chosen] += 1
-        cutpoints[resample] = scan.cutpoint
+        cutpoints[resample] = cut
         used += 1
         picks.append(
             pd.DataFrame(
@@ -209,9 +226,9 @@ def bootstrap_stability(
                     "resample": resample,
                     "rank": np.arange(1, chosen.size + 1),
                     "gene": genes[chosen],
-                    "cutpoint": scan.cutpoint[chosen],
+                    "cutpoint": cut[chosen],
                     "direction": np.where(
-                        scan.deviation[chosen] > 0, "high_risk_below", "high_risk_above"
+                        deviation[chosen] > 0, "high_risk_below", "high_risk_above"
                     ),
                     "p_value": p[chosen],
                 }

@@ -45,6 +45,7 @@ __all__ = [
     "CUTPOINT_COLUMNS",
     "PERMUTATION_STREAM",
     "benjamini_hochberg",
+    "fixed_statistics",
     "p_lausen92",
     "p_lausen94",
     "reference_cutpoints",
@@ -337,15 +338,9 @@ def _fixed(
             fix="give one cutpoint per gene",
         )
     cut = cutpoints.reindex(genes).to_numpy(dtype=np.float64)
+    statistic, n_low, deviation = fixed_statistics(rows, scores, cut)
     n = rows.shape[1]
-    low = rows <= cut[:, None].astype(rows.dtype)
-    n_low = low.sum(axis=1)
-    usable = (n_low >= 1) & (n_low <= n - 1) & np.isfinite(cut)
-    _, expectation, sd = standardisation(scores, 1, n - 1)
     position = np.clip(n_low - 1, 0, n - 2)
-    deviation = low.astype(np.float64) @ scores - expectation[position]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        statistic = np.where(usable & (sd[position] > 0), np.abs(deviation) / sd[position], np.nan)
     p_perm = np.full(genes.size, np.nan)
     if permutations > 0:
         null = permutation_null(
@@ -356,18 +351,56 @@ def _fixed(
             seed=_stream(seed, PERMUTATION_STREAM),
         )
         finite = np.flatnonzero(np.isfinite(statistic))
-        column = null.z[:, position[finite]]
-        threshold = statistic[finite] * (1.0 - 1e-9)
-        p_perm[finite] = (1.0 + (column >= threshold).sum(axis=0)) / (permutations + 1.0)
+        for m in np.unique(position[finite]):
+            genes_at = finite[position[finite] == m]
+            null_at = np.sort(null.z[:, m])
+            threshold = statistic[genes_at] * (1.0 - 1e-9)
+            exceed = permutations - np.searchsorted(null_at, threshold, side="left")
+            p_perm[genes_at] = (1.0 + exceed) / (permutations + 1.0)
+    usable = np.isfinite(statistic)
     return {
         "cutpoint": np.where(usable, cut, np.nan),
         "n_low": np.where(usable, n_low, 0),
-        "deviation": np.where(usable, deviation, np.nan),
+        "deviation": deviation,
         "statistic": statistic,
         "p_value": 2.0 * stats.norm.sf(statistic),
         "p_lau92": np.full(genes.size, np.nan),
         "p_perm": p_perm,
     }
+
+
+def fixed_statistics(
+    rows: np.ndarray, scores: np.ndarray, cutpoint: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The standardised log-rank statistic of every gene at one given cutpoint.
+
+    Parameters
+    ----------
+    rows
+        genes × samples (:func:`~omicsflow.survival.logrank.genes_by_row`).
+    scores
+        Log-rank scores of the outcome.
+    cutpoint
+        One cutpoint per gene; the low group is ``x <= cutpoint``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(statistic, n_low, deviation)``: ``|S_m − E_m| / √V_m`` (NaN when a group is
+        empty), the low-group size ``m`` and ``S_m − E_m``.
+    """
+    n = rows.shape[1]
+    cast = cutpoint.astype(rows.dtype)
+    cast = np.where(cast > cutpoint, np.nextafter(cast, -np.inf), cast)  # x <= cut exactly
+    low = rows <= cast[:, None]
+    n_low = low.sum(axis=1)
+    usable = (n_low >= 1) & (n_low <= n - 1) & np.isfinite(cutpoint)
+    _, expectation, sd = standardisation(scores, 1, n - 1)
+    position = np.clip(n_low - 1, 0, n - 2)
+    deviation = low.astype(np.float64) @ scores - expectation[position]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = np.where(usable & (sd[position] > 0), np.abs(deviation) / sd[position], np.nan)
+    return statistic, n_low, np.where(usable, deviation, np.nan)
 
 
 def _stream(seed: int, stream: int) -> Sequence[int]:
