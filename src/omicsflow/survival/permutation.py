@@ -134,7 +134,9 @@ def permutation_null(
 
 def _count_at_least(null: np.ndarray, statistic: np.ndarray) -> np.ndarray:
     """#{b: null_b ≥ statistic} for each statistic, with a relative tolerance."""
-    threshold = statistic - _TOLERANCE * np.maximum(1.0, np.abs(statistic))
+    finite = np.isfinite(statistic)
+    safe = np.where(finite, statistic, 0.0)
+    threshold = np.where(finite, safe - _TOLERANCE * np.maximum(1.0, np.abs(safe)), np.inf)
     if statistic.size <= 8:
         return (null[None, :] >= threshold.ravel()[:, None]).sum(axis=1).reshape(statistic.shape)
     ordered = np.sort(null)
