@@ -12,6 +12,7 @@ def main(smk) -> None:
         )
         write_tsv(smk.output.cutpoints, discovery.table)
         write_tsv(smk.output.picks, discovery.picks)
+        write_tsv(smk.output.stability, discovery.stability)
 
 
 main(snakemake)

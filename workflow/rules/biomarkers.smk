@@ -12,6 +12,7 @@ rule biomarkers_scan:
             category="4. Biomarkers",
         ),
         picks="results/biomarkers/bootstrap_picks.tsv",
+        stability="results/biomarkers/stability.tsv",
     log:
         "logs/biomarkers_scan/all.log",
     benchmark:

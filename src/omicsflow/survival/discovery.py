@@ -63,10 +63,15 @@ class Discovery:
         ``cutpoints.tsv``: every gene, sorted by corrected p-value.
     picks
         Genes selected in each bootstrap resample (for the optimism correction).
+    stability
+        ``stability.tsv``: per gene, the selection frequency and the cutpoint interval in
+        expression units and in percentiles of the discovery distribution (same gene order
+        as ``table``; empty without bootstrap).
     """
 
     table: pd.DataFrame
     picks: pd.DataFrame
+    stability: pd.DataFrame
 
 
 def discovery_data(adata: ad.AnnData, options: dict[str, Any]) -> DiscoveryData:
@@ -175,8 +180,10 @@ def discover_cutpoints(adata: ad.AnnData, options: dict[str, Any], *, seed: int)
         stability=stability,
         cutpoints=cutpoints,
     )
-    picks = stability.picks if stability is not None else _empty_picks()
-    return Discovery(table=table, picks=picks)
+    if stability is None:
+        return Discovery(table=table, picks=_empty_picks(), stability=pd.DataFrame())
+    per_gene = stability.table().set_index("gene").loc[table["gene"]].reset_index()
+    return Discovery(table=table, picks=stability.picks, stability=per_gene)
 
 
 def _empty_picks() -> pd.DataFrame:

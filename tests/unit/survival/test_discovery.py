@@ -55,6 +55,12 @@ def test_scan_lock_and_controls(adata):
     assert discovery.table["gene"].iloc[0] == "g0"
     assert discovery.table["selection_frequency"].notna().all()
     assert set(discovery.picks["resample"]) <= set(range(8))
+    stability = discovery.stability
+    assert stability["gene"].tolist() == discovery.table["gene"].tolist()
+    np.testing.assert_array_equal(
+        stability["selection_frequency"], discovery.table["selection_frequency"]
+    )
+    assert (stability["percentile_ci_low"] <= stability["percentile_ci_high"]).all()
     signature = lock_discovery_signature(adata, discovery.table, discovery.picks, OPTIONS, seed=4)
     assert signature.gene_ids[0] == "g0"
     performance = signature.performance
