@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from omicsflow.survival.logrank import default_threads
 from omicsflow.survival.metrics import Z_975, as_survival
 
 __all__ = ["TwoGroupTests", "two_group_tests"]
@@ -113,7 +114,7 @@ def two_group_tests(
     block_size: int = 1024,
     max_iter: int = 100,
     tol: float = 1e-11,
-    threads: int = 2,
+    threads: int | None = None,
 ) -> TwoGroupTests:
     """Log-rank test and Cox hazard ratio of high vs low for every gene.
 
@@ -128,7 +129,7 @@ def two_group_tests(
     max_iter, tol
         Newton–Raphson limits (stop when every step is below ``tol`` in β).
     threads
-        Worker threads over blocks of genes.
+        Worker threads over blocks of genes (default: the CPUs available, at most 8).
 
     Returns
     -------
@@ -144,8 +145,9 @@ def two_group_tests(
         return _block(high[start : start + block_size], event, times, max_iter=max_iter, tol=tol)
 
     starts = range(0, high.shape[0], block_size)
-    if threads > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(threads) as pool:
+    workers = threads or default_threads()
+    if workers > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(workers) as pool:
             parts = list(pool.map(run, starts))
     else:
         parts = [run(start) for start in starts]

@@ -34,6 +34,7 @@ __all__ = [
     "MaxstatProfile",
     "MaxstatScan",
     "candidate_range",
+    "default_threads",
     "genes_by_row",
     "logrank_scores",
     "maxstat_profile",
@@ -200,8 +201,14 @@ def genes_by_row(expression: np.ndarray) -> np.ndarray:
     return single if exact else rows
 
 
-def _default_threads() -> int:
-    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
+def default_threads() -> int:
+    """Worker threads for the vectorised survival kernels: the CPUs this process may use.
+
+    Capped at 8 (the kernels are memory-bound beyond that); under SLURM the affinity mask is
+    the job's allocation.
+    """
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
+    return max(1, min(8, available))
 
 
 def maxstat_scan(
@@ -226,7 +233,7 @@ def maxstat_scan(
     block_size
         Genes processed at once (memory is about 4 × N × block_size × 8 bytes per thread).
     threads
-        Worker threads (default: up to 2, the CPUs available).
+        Worker threads (default: :func:`default_threads`).
 
     Returns
     -------
@@ -312,7 +319,7 @@ def maxstat_scan_rows(
         out["t3_sum"][index] = t3_sum
 
     starts = range(0, n_genes, block_size)
-    workers = threads or _default_threads()
+    workers = threads or default_threads()
     if workers > 1 and n_genes > block_size:
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(run, starts))

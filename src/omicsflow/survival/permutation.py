@@ -24,13 +24,14 @@ relative tolerance of 1e-9 for ``≥`` so that rounding never hides an exact tie
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from omicsflow.errors import InputError
-from omicsflow.survival.logrank import MaxstatScan, standardisation
+from omicsflow.survival.logrank import MaxstatScan, default_threads, standardisation
 
 __all__ = ["PermutationNull", "permutation_null", "permutation_pvalues"]
 
@@ -72,8 +73,8 @@ def permutation_null(
     m_low: int,
     m_high: int,
     n_permutations: int = 10_000,
-    seed: int | np.random.SeedSequence = 0,
-    threads: int = 2,
+    seed: int | Sequence[int] = 0,
+    threads: int | None = None,
 ) -> PermutationNull:
     """Draw ``n_permutations`` permutations of the scores and standardise their partial sums.
 
@@ -88,7 +89,7 @@ def permutation_null(
     seed
         Seed of the permutations (from ``config["seed"]``).
     threads
-        Worker threads for the cumulative sums.
+        Worker threads for the cumulative sums (default: the CPUs available, at most 8).
 
     Returns
     -------
@@ -121,7 +122,7 @@ def permutation_null(
         partial /= safe_sd
         z[start : start + partial.shape[0]] = partial
 
-    with ThreadPoolExecutor(max(1, threads)) as pool:
+    with ThreadPoolExecutor(threads or default_threads()) as pool:
         for done, _ in enumerate(pool.map(standardise, chunks), start=1):
             if done % 5 == 0 or done == len(chunks):
                 logger.info(
