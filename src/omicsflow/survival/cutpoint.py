@@ -137,8 +137,12 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
 
 
 def _direction(deviation: np.ndarray) -> np.ndarray:
-    """S_m − E_m > 0: the low group has more early events, so low expression is the risk."""
-    return np.where(deviation > 0, "high_risk_below", "high_risk_above")
+    """S_m − E_m > 0: the low group has more early events, so low expression is the risk.
+
+    Genes without a cutpoint (NaN deviation) get an empty direction.
+    """
+    direction = np.where(deviation > 0, "high_risk_below", "high_risk_above")
+    return np.where(np.isnan(deviation), "", direction)
 
 
 def reference_cutpoints(

@@ -297,3 +297,13 @@ def test_planted_toy_genes_lead_the_scan():
     assert len(found) >= 4, list(top.index)
     for gene in found:
         assert top.loc[gene, "direction"] == planted.set_index("gene").loc[gene, "direction"]
+
+
+def test_constant_gene_has_no_cutpoint(scan_data, caplog):
+    time, event, x = scan_data
+    frame = pd.DataFrame({"flat": np.ones(time.size), "g": x[:, 0]})
+    table = scan_cutpoints(frame, time, event, permutations=50).set_index("gene")
+    assert np.isnan(table.loc["flat", "p_value"]) and np.isnan(table.loc["flat", "p_perm"])
+    assert table.loc["flat", "direction"] == "" and table.loc["flat", "n_low"] == 0
+    assert np.isnan(table.loc["flat", "hazard_ratio"]) and table.index[-1] == "flat"
+    assert "1 genes have no candidate cutpoint" in caplog.text
