@@ -1,24 +1,18 @@
-"""Rule biomarkers_scan: maximally selected log-rank cutpoint of every gene."""
+"""Rule biomarkers_scan: every gene's maximally selected cutpoint, p-values and stability."""
 
-from omicsflow.cohort import expression_frame, outcome
 from omicsflow.io import read_h5ad, write_tsv
 from omicsflow.runlog import rule_logging
-from omicsflow.survival.cutpoint import scan_cutpoints
+from omicsflow.survival.discovery import discover_cutpoints
 
 
 def main(smk) -> None:
     with rule_logging(smk.log[0], rule=smk.rule):
-        adata = read_h5ad(smk.input.h5ad)
-        time, event = outcome(adata)
-        options = smk.params.options
-        table = scan_cutpoints(
-            expression_frame(adata),
-            time,
-            event,
-            min_prop=options["min_prop"],
-            max_prop=options["max_prop"],
+        discovery = discover_cutpoints(
+            read_h5ad(smk.input.h5ad), dict(smk.params.options), seed=int(smk.params.seed)
         )
-        write_tsv(smk.output.cutpoints, table)
+        write_tsv(smk.output.cutpoints, discovery.table)
+        write_tsv(smk.output.picks, discovery.picks)
+        write_tsv(smk.output.stability, discovery.stability)
 
 
 main(snakemake)

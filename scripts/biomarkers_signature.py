@@ -1,22 +1,20 @@
-"""Rule biomarkers_signature: lock the prognostic signature."""
+"""Rule biomarkers_signature: lock the prognostic signature and its discovery C-index."""
 
 import pandas as pd
 
-from omicsflow.cohort import expression_frame
 from omicsflow.io import read_h5ad, write_json
 from omicsflow.runlog import rule_logging
-from omicsflow.survival.signature import lock_signature
+from omicsflow.survival.discovery import lock_discovery_signature
 
 
 def main(smk) -> None:
     with rule_logging(smk.log[0], rule=smk.rule):
-        cutpoints = pd.read_csv(smk.input.cutpoints, sep="\t")
-        options = smk.params.options
-        signature = lock_signature(
-            cutpoints,
-            expression_frame(read_h5ad(smk.input.h5ad)),
-            size=options["signature_size"],
-            max_q=options["max_q"],
+        signature = lock_discovery_signature(
+            read_h5ad(smk.input.h5ad),
+            pd.read_csv(smk.input.cutpoints, sep="\t"),
+            pd.read_csv(smk.input.picks, sep="\t"),
+            dict(smk.params.options),
+            seed=int(smk.params.seed),
         )
         write_json(smk.output.signature, signature.to_dict())
 

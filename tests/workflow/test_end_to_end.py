@@ -189,3 +189,27 @@ def test_excluded_cohort_reaches_summary_meta_and_report(toy_run, tmp_path):
     html = (workdir / "results" / "report.html").read_text(errors="replace")
     embedded = [base64.b64decode(data) for data in re.findall(r";base64,([A-Za-z0-9+/=]+)", html)]
     assert any(b"too few events (4 < 10)" in item for item in embedded)
+
+
+def test_biomarker_stage_outputs(toy_run):
+    from omicsflow.survival.cutpoint import CUTPOINT_COLUMNS
+
+    biomarkers = toy_run / "results" / "biomarkers"
+    cutpoints = pd.read_csv(biomarkers / "cutpoints.tsv", sep="\t")
+    assert tuple(cutpoints.columns) == CUTPOINT_COLUMNS
+    assert cutpoints["p_perm"].between(0, 1).all()
+    assert cutpoints["selection_frequency"].between(0, 1).all()
+    top = cutpoints.iloc[0]
+    assert top["cut_ci_low"] <= top["cutpoint"] <= top["cut_ci_high"]
+    assert top["selection_frequency"] > 0.5
+    signature = json.loads((biomarkers / "signature.json").read_text())
+    performance = signature["performance"]
+    assert 0.6 < performance["c_index_corrected"] < performance["c_index_apparent"]
+    assert signature["risk_groups"]["labels"] == ["0", "1", "≥2"]
+    control = json.loads((biomarkers / "null_control.json").read_text())
+    shares = control["type_one_error"]["mean_share_below_alpha"]
+    assert shares["p_value"] < 0.1 and shares["p_perm"] < 0.1 and shares["logrank_p"] > 0.3
+    assert control["random_signatures"]["p_value"] < 0.05
+    for name in ("statistic_profiles.png", "volcano.png", "stability.png", "null_control.png"):
+        assert (biomarkers / name).stat().st_size > 10_000, name
+    assert len(list((biomarkers / "km").glob("km_*.png"))) == 4

@@ -2,24 +2,55 @@
 
 For every gene, :func:`scan_cutpoints` finds the expression threshold that best separates
 survival (the maximally selected log-rank statistic, :mod:`omicsflow.survival.logrank`), and
-reports a p-value corrected for having searched (Lausen & Schumacher 1994 by default, 1992
-approximation beside it), Benjamini–Hochberg q-values across genes, and, at the chosen
-cutpoint, the classical log-rank test and the Cox hazard ratio of high vs low expression.
+reports p-values corrected for having searched: Lausen & Schumacher 1994 (``p_value``, the
+default), their 1992 approximation (``p_lau92``) and the conditional Monte Carlo permutation
+p-value (``p_perm``, :mod:`omicsflow.survival.permutation`); Benjamini–Hochberg q-values
+across genes; and, at the chosen cutpoint, the classical log-rank test and the Cox hazard
+ratio of high vs low expression (:mod:`omicsflow.survival.groups`, vectorised over genes).
+Bootstrap stability (:mod:`omicsflow.survival.bootstrap`) fills the cutpoint interval and the
+selection frequency.
+
+Alternatively (EpiMed's activation threshold) every gene's cutpoint is fixed in advance, e.g.
+mean + 2 SD of reference (normal) samples (:func:`reference_cutpoints`): nothing is searched,
+so the p-value is the plain two-sided normal one, ``2Φ(−|Z|)`` (Lausen–Schumacher 1994 with
+a single candidate), and ``p_perm`` is the permutation p-value at that cutpoint.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from omicsflow.errors import InputError
-from omicsflow.survival.logrank import logrank_scores, maxstat_scan
-from omicsflow.survival.metrics import as_survival, cox_fit, logrank_test
+from omicsflow.survival.groups import two_group_tests
+from omicsflow.survival.logrank import (
+    _check_matrix,
+    genes_by_row,
+    logrank_scores,
+    maxstat_scan_rows,
+    standardisation,
+)
+from omicsflow.survival.metrics import as_survival
+from omicsflow.survival.permutation import permutation_null, permutation_pvalues
 
-__all__ = ["CUTPOINT_COLUMNS", "benjamini_hochberg", "p_lausen92", "p_lausen94", "scan_cutpoints"]
+if TYPE_CHECKING:
+    from omicsflow.survival.bootstrap import Stability
+
+__all__ = [
+    "CUTPOINT_COLUMNS",
+    "PERMUTATION_STREAM",
+    "benjamini_hochberg",
+    "fixed_statistics",
+    "p_lausen92",
+    "p_lausen94",
+    "reference_cutpoints",
+    "scan_cutpoints",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +66,20 @@ CUTPOINT_COLUMNS = (
     "statistic",
     "p_value",
     "p_lau92",
+    "p_perm",
     "q_value",
     "logrank_chi2",
     "logrank_p",
     "hazard_ratio",
     "hr_ci_low",
     "hr_ci_high",
+    "cut_ci_low",
+    "cut_ci_high",
+    "selection_frequency",
 )
+
+# Independent random stream of config["seed"] for the permutation p-values.
+PERMUTATION_STREAM = 1
 
 
 def p_lausen94(statistic: np.ndarray, t_sum: np.ndarray, t3_sum: np.ndarray) -> np.ndarray:
@@ -98,6 +136,52 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return q
 
 
+def _direction(deviation: np.ndarray) -> np.ndarray:
+    """S_m − E_m > 0: the low group has more early events, so low expression is the risk.
+
+    Genes without a cutpoint (NaN deviation) get an empty direction.
+    """
+    direction = np.where(deviation > 0, "high_risk_below", "high_risk_above")
+    return np.where(np.isnan(deviation), "", direction)
+
+
+def reference_cutpoints(
+    expression: pd.DataFrame, reference: np.ndarray, *, n_sd: float = 2.0
+) -> pd.Series:
+    """EpiMed activation thresholds: mean + ``n_sd`` SD of the reference samples per gene.
+
+    Parameters
+    ----------
+    expression
+        samples × genes.
+    reference
+        Boolean mask of the reference (e.g. normal tissue) samples.
+    n_sd
+        Number of standard deviations (sample SD, ddof = 1) above the reference mean.
+
+    Returns
+    -------
+    pandas.Series
+        Cutpoint per gene; a gene is *activated* above it.
+    """
+    reference = np.asarray(reference, dtype=bool)
+    if reference.shape != (expression.shape[0],):
+        raise InputError(
+            "one reference flag per sample is needed",
+            seen=f"{reference.size} flags for {expression.shape[0]} samples",
+            fix="pass a boolean mask over the expression rows",
+        )
+    if reference.sum() < 2:
+        raise InputError(
+            "activation thresholds need at least 2 reference samples",
+            seen=f"{int(reference.sum())} reference samples",
+            fix="check biomarkers.reference (column and value marking normal samples)",
+        )
+    values = expression.to_numpy(dtype=np.float64)[reference]
+    cut = values.mean(axis=0) + n_sd * values.std(axis=0, ddof=1)
+    return pd.Series(cut, index=expression.columns.astype(str), name="cutpoint")
+
+
 def scan_cutpoints(
     expression: pd.DataFrame,
     time: np.ndarray,
@@ -105,8 +189,13 @@ def scan_cutpoints(
     *,
     min_prop: float = 0.1,
     max_prop: float = 0.9,
+    permutations: int = 10_000,
+    seed: int = 0,
+    max_tie_patterns: int | None = None,
+    stability: Stability | None = None,
+    cutpoints: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Find every gene's maximally selected cutpoint and its corrected p-value.
+    """Find every gene's maximally selected cutpoint and its corrected p-values.
 
     Parameters
     ----------
@@ -117,13 +206,24 @@ def scan_cutpoints(
     min_prop, max_prop
         Candidate cutpoints leave at least ``min_prop`` and at most ``max_prop`` of the
         samples in the low group (``x <= cutpoint``).
+    permutations
+        B for the permutation p-values (0: none, ``p_perm`` is NaN).
+    seed
+        ``config["seed"]``; the permutations use their own stream of it.
+    max_tie_patterns
+        Cap on the distinct tie patterns given permutation p-values (``None``: all).
+    stability
+        Bootstrap stability of the same genes (fills ``cut_ci_*`` and
+        ``selection_frequency``; NaN without it).
+    cutpoints
+        Fixed cutpoints per gene (e.g. :func:`reference_cutpoints`) instead of the search.
 
     Returns
     -------
     pandas.DataFrame
         One row per gene with :data:`CUTPOINT_COLUMNS`, sorted by ``p_value`` (Lausen &
-        Schumacher 1994) then ``statistic``. ``cutpoint_percentile`` is the share of
-        discovery samples at or below the cutpoint (``n_low / N``).
+        Schumacher 1994) then by decreasing ``statistic``. ``cutpoint_percentile`` is the
+        share of discovery samples at or below the cutpoint (``n_low / N``).
     """
     if not isinstance(expression, pd.DataFrame):
         raise InputError(
@@ -144,67 +244,187 @@ def scan_cutpoints(
             seen="0 events",
             fix="check the event coding",
         )
+    genes = expression.columns.astype(str)
     n = time.size
-    values = expression.to_numpy(dtype=np.float64)
-    scan = maxstat_scan(
-        values, logrank_scores(time, event_bool), min_prop=min_prop, max_prop=max_prop
-    )
-    n_low = np.nan_to_num(scan.n_low, nan=0).astype(int)
+    rows = genes_by_row(_check_matrix(expression.to_numpy()))
+    scores = logrank_scores(time, event_bool)
+    if cutpoints is None:
+        found = _search(rows, scores, min_prop, max_prop, permutations, seed, max_tie_patterns)
+    else:
+        found = _fixed(rows, scores, genes, cutpoints, permutations, seed)
     table = pd.DataFrame(
         {
-            "gene": expression.columns.astype(str),
-            "cutpoint": scan.cutpoint,
-            "cutpoint_percentile": n_low / n,
-            "direction": np.where(scan.deviation > 0, "high_risk_below", "high_risk_above"),
-            "n_low": n_low,
-            "n_high": n - n_low,
-            "statistic": scan.statistic,
-            "p_value": p_lausen94(scan.statistic, scan.t_sum, scan.t3_sum),
-            "p_lau92": p_lausen92(scan.statistic, min_prop, max_prop),
+            "gene": genes,
+            "cutpoint": found["cutpoint"],
+            "cutpoint_percentile": found["n_low"] / n,
+            "direction": _direction(found["deviation"]),
+            "n_low": found["n_low"],
+            "n_high": n - found["n_low"],
+            "statistic": found["statistic"],
+            "p_value": found["p_value"],
+            "p_lau92": found["p_lau92"],
+            "p_perm": found["p_perm"],
+            "q_value": benjamini_hochberg(found["p_value"]),
         }
     )
-    table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy())
-    at_cut = [
-        _at_cutpoint(values[:, j], scan.cutpoint[j], time, event_bool)
-        for j in range(values.shape[1])
-    ]
-    table = pd.concat([table, pd.DataFrame(at_cut, index=table.index)], axis=1)
-    no_candidate = table["statistic"].isna()
-    if no_candidate.any():
+    has_cut = np.isfinite(found["statistic"])
+    tests = two_group_tests(rows[has_cut] > found["cutpoint"][has_cut, None], time, event_bool)
+    for column, values in (
+        ("events_low", tests.events_low),
+        ("events_high", tests.events_high),
+        ("logrank_chi2", tests.chi2),
+        ("logrank_p", tests.p_value),
+        ("hazard_ratio", tests.hazard_ratio),
+        ("hr_ci_low", tests.ci_low),
+        ("hr_ci_high", tests.ci_high),
+    ):
+        full = np.full(genes.size, np.nan)
+        full[has_cut] = values
+        table[column] = full
+    _add_stability(table, stability)
+    if (~has_cut).any():
         logger.warning(
             "%d genes have no candidate cutpoint (too few distinct values); their p-values "
             "are missing",
-            int(no_candidate.sum()),
+            int((~has_cut).sum()),
         )
     table = table.sort_values(["p_value", "statistic"], ascending=[True, False], kind="stable")
     return table.loc[:, list(CUTPOINT_COLUMNS)].reset_index(drop=True)
 
 
-def _at_cutpoint(
-    values: np.ndarray, cutpoint: float, time: np.ndarray, event: np.ndarray
-) -> dict[str, float]:
-    if np.isnan(cutpoint):
-        return dict.fromkeys(
-            (
-                "events_low",
-                "events_high",
-                "logrank_chi2",
-                "logrank_p",
-                "hazard_ratio",
-                "hr_ci_low",
-                "hr_ci_high",
-            ),
-            np.nan,
+def _search(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    min_prop: float,
+    max_prop: float,
+    permutations: int,
+    seed: int,
+    max_tie_patterns: int | None,
+) -> dict[str, np.ndarray]:
+    scan = maxstat_scan_rows(rows, scores, min_prop=min_prop, max_prop=max_prop)
+    if permutations > 0:
+        null = permutation_null(
+            scores,
+            m_low=scan.m_low,
+            m_high=scan.m_high,
+            n_permutations=permutations,
+            seed=_stream(seed, PERMUTATION_STREAM),
         )
-    high = values > cutpoint
-    test = logrank_test(time, event, high)
-    cox = cox_fit(high.astype(np.float64), time, event)
+        p_perm = permutation_pvalues(null, scan, max_tie_patterns=max_tie_patterns)
+    else:
+        p_perm = np.full(scan.statistic.size, np.nan)
     return {
-        "events_low": int(event[~high].sum()),
-        "events_high": int(event[high].sum()),
-        "logrank_chi2": test.chi2,
-        "logrank_p": test.p_value,
-        "hazard_ratio": float(cox.hazard_ratio[0]),
-        "hr_ci_low": float(cox.ci_low[0]),
-        "hr_ci_high": float(cox.ci_high[0]),
+        "cutpoint": scan.cutpoint,
+        "n_low": scan.n_low,
+        "deviation": scan.deviation,
+        "statistic": scan.statistic,
+        "p_value": p_lausen94(scan.statistic, scan.t_sum, scan.t3_sum),
+        "p_lau92": p_lausen92(scan.statistic, min_prop, max_prop),
+        "p_perm": p_perm,
     }
+
+
+def _fixed(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    genes: pd.Index,
+    cutpoints: pd.Series,
+    permutations: int,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """The standardised statistic at given cutpoints: no search, plain normal p-value."""
+    missing = genes.difference(cutpoints.index.astype(str))
+    if len(missing):
+        raise InputError(
+            "fixed cutpoints are missing for some genes",
+            column=", ".join(map(str, missing[:5])),
+            seen=f"{len(missing)} genes without a cutpoint",
+            fix="give one cutpoint per gene",
+        )
+    cut = cutpoints.reindex(genes).to_numpy(dtype=np.float64)
+    statistic, n_low, deviation = fixed_statistics(rows, scores, cut)
+    n = rows.shape[1]
+    position = np.clip(n_low - 1, 0, n - 2)
+    p_perm = np.full(genes.size, np.nan)
+    if permutations > 0:
+        null = permutation_null(
+            scores,
+            m_low=1,
+            m_high=n - 1,
+            n_permutations=permutations,
+            seed=_stream(seed, PERMUTATION_STREAM),
+        )
+        finite = np.flatnonzero(np.isfinite(statistic))
+        for m in np.unique(position[finite]):
+            genes_at = finite[position[finite] == m]
+            null_at = np.sort(null.z[:, m])
+            threshold = statistic[genes_at] * (1.0 - 1e-9)
+            exceed = permutations - np.searchsorted(null_at, threshold, side="left")
+            p_perm[genes_at] = (1.0 + exceed) / (permutations + 1.0)
+    usable = np.isfinite(statistic)
+    return {
+        "cutpoint": np.where(usable, cut, np.nan),
+        "n_low": np.where(usable, n_low, 0),
+        "deviation": deviation,
+        "statistic": statistic,
+        "p_value": 2.0 * stats.norm.sf(statistic),
+        "p_lau92": np.full(genes.size, np.nan),
+        "p_perm": p_perm,
+    }
+
+
+def fixed_statistics(
+    rows: np.ndarray, scores: np.ndarray, cutpoint: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The standardised log-rank statistic of every gene at one given cutpoint.
+
+    Parameters
+    ----------
+    rows
+        genes × samples (:func:`~omicsflow.survival.logrank.genes_by_row`).
+    scores
+        Log-rank scores of the outcome.
+    cutpoint
+        One cutpoint per gene; the low group is ``x <= cutpoint``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(statistic, n_low, deviation)``: ``|S_m − E_m| / √V_m`` (NaN when a group is
+        empty), the low-group size ``m`` and ``S_m − E_m``.
+    """
+    n = rows.shape[1]
+    cast = cutpoint.astype(rows.dtype)
+    cast = np.where(cast > cutpoint, np.nextafter(cast, -np.inf), cast)  # x <= cut exactly
+    low = rows <= cast[:, None]
+    n_low = low.sum(axis=1)
+    usable = (n_low >= 1) & (n_low <= n - 1) & np.isfinite(cutpoint)
+    _, expectation, sd = standardisation(scores, 1, n - 1)
+    position = np.clip(n_low - 1, 0, n - 2)
+    deviation = low.astype(np.float64) @ scores - expectation[position]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = np.where(usable & (sd[position] > 0), np.abs(deviation) / sd[position], np.nan)
+    return statistic, n_low, np.where(usable, deviation, np.nan)
+
+
+def _stream(seed: int, stream: int) -> Sequence[int]:
+    return [int(seed), stream]
+
+
+def _add_stability(table: pd.DataFrame, stability: Stability | None) -> None:
+    columns = ("cut_ci_low", "cut_ci_high", "selection_frequency")
+    if stability is None:
+        for column in columns:
+            table[column] = np.nan
+        return
+    per_gene = stability.table().set_index("gene")
+    unknown = pd.Index(table["gene"]).difference(per_gene.index)
+    if len(unknown):
+        raise InputError(
+            "the bootstrap stability does not cover every gene",
+            column=", ".join(map(str, unknown[:5])),
+            seen=f"{len(unknown)} genes missing",
+            fix="run the bootstrap on the same expression matrix",
+        )
+    for column in columns:
+        table[column] = per_gene.loc[table["gene"], column].to_numpy()

@@ -335,6 +335,7 @@ def cox_fit(
     ties: str = "efron",
     max_iter: int = 50,
     tol: float = 1e-10,
+    penalizer: float = 0.0,
 ) -> CoxResult:
     """Fit a Cox proportional-hazards model by Newton–Raphson.
 
@@ -348,6 +349,11 @@ def cox_fit(
         ``"efron"`` (default; as lifelines and R's ``coxph``) or ``"breslow"``.
     max_iter, tol
         Newton–Raphson limits; stops when the log-likelihood improves by less than ``tol``.
+    penalizer
+        Ridge penalty ``penalizer · n/2 · ||β||²`` subtracted from the log partial likelihood
+        (lifelines' ``CoxPHFitter(penalizer=..., l1_ratio=0)`` on covariates it does not
+        rescale); 0 for the plain model. Standard errors then come from the penalised
+        information.
 
     Returns
     -------
@@ -365,8 +371,18 @@ def cox_fit(
             "a Cox model needs at least one event", seen="0 events", fix="check the event coding"
         )
     terms = _cox_terms(X, time, event, ties)
+    ridge = penalizer * time.size
+
+    def objective(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        loglik, gradient, hessian = _cox_loglik(beta, *terms)
+        if ridge:
+            loglik -= 0.5 * ridge * float(beta @ beta)
+            gradient = gradient - ridge * beta
+            hessian = hessian - ridge * np.eye(beta.size)
+        return loglik, gradient, hessian
+
     beta = np.zeros(X.shape[1])
-    loglik, gradient, hessian = _cox_loglik(beta, *terms)
+    loglik, gradient, hessian = objective(beta)
     converged = False
     for _ in range(max_iter):
         try:
@@ -374,12 +390,12 @@ def cox_fit(
         except np.linalg.LinAlgError:
             break
         new_beta = beta + step
-        new_loglik, new_gradient, new_hessian = _cox_loglik(new_beta, *terms)
+        new_loglik, new_gradient, new_hessian = objective(new_beta)
         halvings = 0
         while (not np.isfinite(new_loglik) or new_loglik < loglik - 1e-12) and halvings < 30:
             step /= 2
             new_beta = beta + step
-            new_loglik, new_gradient, new_hessian = _cox_loglik(new_beta, *terms)
+            new_loglik, new_gradient, new_hessian = objective(new_beta)
             halvings += 1
         improvement = new_loglik - loglik
         beta, loglik, gradient, hessian = new_beta, new_loglik, new_gradient, new_hessian

@@ -86,12 +86,12 @@ def threshold_groups(score: np.ndarray, threshold: float, *, rule: str = "") -> 
 
 
 def signature_risk_groups(signature: Signature, score: np.ndarray) -> RiskGroups:
-    """The signature's risk groups of scored samples.
+    """The signature's risk groups of scored samples, as locked on the discovery cohort.
 
-    Today's rule (``scoring="count"``): high risk = ``score > signature.risk_cutpoint``. A
-    signature that defines more groups (e.g. EpiMed's 0 / 1 / ≥2 risk-activated genes) plugs
-    in here by returning its labels and their order; everything downstream (KM, log-rank, Cox,
-    calibration, meta-analysis) takes any number of groups.
+    A signature with count bounds (e.g. EpiMed's 0 / 1 / ≥2 risk-activated genes,
+    ``biomarkers.risk_groups``) gives one group per interval (:meth:`Signature.risk_groups`);
+    otherwise high risk = ``score > signature.risk_cutpoint``. Everything downstream (KM,
+    log-rank, Cox, calibration, meta-analysis) takes any number of groups.
 
     Parameters
     ----------
@@ -105,6 +105,13 @@ def signature_risk_groups(signature: Signature, score: np.ndarray) -> RiskGroups
     RiskGroups
         Labels per sample, lowest risk first.
     """
+    if signature.group_bounds:
+        return RiskGroups(
+            labels=np.asarray(signature.risk_groups(score), dtype=str),
+            order=tuple(signature.group_labels),
+            rule=f"risk groups {list(signature.group_labels)} at signature score bounds "
+            f"{list(signature.group_bounds)} (locked on discovery)",
+        )
     return threshold_groups(
         score,
         signature.risk_cutpoint,

@@ -12,12 +12,21 @@ from lifelines.statistics import logrank_test as lifelines_logrank
 from scipy import integrate, stats
 
 from omicsflow.survival.cutpoint import (
+    CUTPOINT_COLUMNS,
     benjamini_hochberg,
     p_lausen92,
     p_lausen94,
+    reference_cutpoints,
     scan_cutpoints,
 )
-from omicsflow.survival.logrank import candidate_range, logrank_scores, maxstat_scan
+from omicsflow.survival.logrank import (
+    candidate_range,
+    genes_by_row,
+    logrank_scores,
+    maxstat_profile,
+    maxstat_scan,
+)
+from omicsflow.toy import ToyDesign, make_toy_cohorts
 
 # lifelines stops Newton-Raphson at a step norm of 1e-7 by default, which leaves its Efron
 # estimate ~3e-5 from the maximum with heavily tied times (checked by brute force); ask it to
@@ -175,3 +184,126 @@ def test_scan_rejects_missing_values():
     frame = pd.DataFrame({"g": [1.0, np.nan, 2.0, 3.0]})
     with pytest.raises(ValueError, match="impute missing values first"):
         scan_cutpoints(frame, np.array([1.0, 2, 3, 4]), np.array([1, 0, 1, 1]))
+
+
+def test_table_columns_are_the_contract(scan_data):
+    time, event, x = scan_data
+    table = scan_cutpoints(pd.DataFrame(x), time, event, permutations=100)
+    assert tuple(table.columns) == CUTPOINT_COLUMNS
+    assert CUTPOINT_COLUMNS[-3:] == ("cut_ci_low", "cut_ci_high", "selection_frequency")
+    assert table["p_perm"].between(1 / 101, 1).all()
+    assert table[["cut_ci_low", "cut_ci_high", "selection_frequency"]].isna().all().all()
+
+
+def test_candidate_masks_match_direct_definition(scan_data):
+    time, event, x = scan_data
+    scores = logrank_scores(time, event)
+    scan = maxstat_scan(x, scores)
+    for gene in range(x.shape[1]):
+        direct = direct_statistics(x[:, gene], scores, 0.1, 0.9)
+        sizes = np.arange(scan.m_low, scan.m_high + 1)[scan.candidate_mask(gene)]
+        assert sorted(sizes) == sorted(v[1] for v in direct.values())
+    assert scan.tie_free.tolist() == [True, False, False, False, False]
+
+
+def test_float32_exact_input_sorts_in_float32_with_identical_results():
+    rng = np.random.default_rng(12)
+    n = 70
+    time = rng.exponential(size=n)
+    event = (rng.uniform(size=n) < 0.6).astype(int)
+    x = rng.normal(size=(n, 9)).astype(np.float32).astype(np.float64)
+    x[:, 3] = np.round(x[:, 3], 1).astype(np.float32)  # ties, still float32-exact
+    assert genes_by_row(x).dtype == np.float32
+    assert genes_by_row(x + 1e-12).dtype == np.float64
+    scores = logrank_scores(time, event)
+    scan = maxstat_scan(x, scores, block_size=2, threads=2)
+    for gene in range(x.shape[1]):
+        direct = direct_statistics(x[:, gene], scores, 0.1, 0.9)
+        best = max(direct, key=lambda cut: direct[cut][0])
+        assert scan.cutpoint[gene] == best
+        assert scan.statistic[gene] == pytest.approx(direct[best][0], rel=1e-12)
+    serial = maxstat_scan(x, scores, threads=1)
+    np.testing.assert_array_equal(serial.statistic, scan.statistic)
+
+
+def test_profile_maximum_is_the_scan_statistic(scan_data):
+    time, event, x = scan_data
+    scores = logrank_scores(time, event)
+    scan = maxstat_scan(x, scores)
+    for gene in range(x.shape[1]):
+        profile = maxstat_profile(x[:, gene], scores)
+        direct = direct_statistics(x[:, gene], scores, 0.1, 0.9)
+        assert len(profile.cutpoint) == len(direct)
+        for cut, value in zip(profile.cutpoint, profile.statistic, strict=True):
+            assert value == pytest.approx(direct[cut][0], rel=1e-12)
+        assert profile.statistic.max() == pytest.approx(scan.statistic[gene], rel=1e-12)
+
+
+def test_permutation_pvalues_reproducible_and_near_lausen(scan_data):
+    time, event, x = scan_data
+    frame = pd.DataFrame(x, columns=[f"g{i}" for i in range(x.shape[1])])
+    first = scan_cutpoints(frame, time, event, permutations=3000, seed=4)
+    again = scan_cutpoints(frame, time, event, permutations=3000, seed=4)
+    pd.testing.assert_frame_equal(first, again)
+    # Lausen–Schumacher 1994 is an upper bound; the exact permutation p sits below it.
+    assert (first["p_perm"] <= first["p_value"] + 0.03).all()
+
+
+def test_reference_cutpoints_and_fixed_scan():
+    rng = np.random.default_rng(6)
+    n_patients, n_normal = 150, 30
+    normal = rng.normal(0.0, 1.0, size=(n_normal, 3))
+    tumour = rng.normal(1.0, 1.5, size=(n_patients, 3))
+    frame = pd.DataFrame(np.vstack([tumour, normal]), columns=["a", "b", "c"])
+    mask = np.r_[np.zeros(n_patients, bool), np.ones(n_normal, bool)]
+    cuts = reference_cutpoints(frame, mask, n_sd=2.0)
+    np.testing.assert_allclose(cuts, normal.mean(axis=0) + 2 * normal.std(axis=0, ddof=1))
+    activated = tumour[:, 0] > cuts["a"]
+    time = rng.exponential(1 / np.exp(1.2 * activated))
+    event = np.ones(n_patients, dtype=int)
+    table = scan_cutpoints(
+        frame.iloc[:n_patients], time, event, cutpoints=cuts, permutations=2000, seed=1
+    ).set_index("gene")
+    scores = logrank_scores(time, event)
+    for gene in "abc":
+        values = frame[gene].to_numpy()[:n_patients]
+        low = values <= cuts[gene]
+        m = low.sum()
+        total, total_sq = scores.sum(), (scores**2).sum()
+        v = m * (n_patients - m) / (n_patients**2 * (n_patients - 1))
+        v *= n_patients * total_sq - total**2
+        z = abs(scores[low].sum() - m / n_patients * total) / np.sqrt(v)
+        assert table.loc[gene, "statistic"] == pytest.approx(z, rel=1e-10)
+        assert table.loc[gene, "p_value"] == pytest.approx(2 * stats.norm.sf(z), rel=1e-10)
+        assert table.loc[gene, "n_low"] == m and np.isnan(table.loc[gene, "p_lau92"])
+    assert table.index[0] == "a" and table.loc["a", "direction"] == "high_risk_above"
+    assert table.loc["a", "p_perm"] == pytest.approx(table.loc["a", "p_value"], abs=0.01)
+    with pytest.raises(ValueError, match="at least 2 reference samples"):
+        reference_cutpoints(frame, np.r_[True, np.zeros(len(frame) - 1, bool)])
+    with pytest.raises(ValueError, match="fixed cutpoints are missing"):
+        scan_cutpoints(frame.iloc[:n_patients], time, event, cutpoints=cuts.drop("c"))
+
+
+def test_planted_toy_genes_lead_the_scan():
+    cohorts, planted = make_toy_cohorts(ToyDesign(n_genes=300, n_source=10), seed=3)
+    expression, clinical, _, _ = cohorts["discovery"]
+    frame = expression.T
+    frame = frame.fillna(frame.median())
+    table = scan_cutpoints(
+        frame, clinical["os_months"].to_numpy(), clinical["os_event"].to_numpy(), permutations=0
+    )
+    top = table.head(len(planted)).set_index("gene")
+    found = planted.set_index("gene").index.intersection(top.index)
+    assert len(found) >= 4, list(top.index)
+    for gene in found:
+        assert top.loc[gene, "direction"] == planted.set_index("gene").loc[gene, "direction"]
+
+
+def test_constant_gene_has_no_cutpoint(scan_data, caplog):
+    time, event, x = scan_data
+    frame = pd.DataFrame({"flat": np.ones(time.size), "g": x[:, 0]})
+    table = scan_cutpoints(frame, time, event, permutations=50).set_index("gene")
+    assert np.isnan(table.loc["flat", "p_value"]) and np.isnan(table.loc["flat", "p_perm"])
+    assert table.loc["flat", "direction"] == "" and table.loc["flat", "n_low"] == 0
+    assert np.isnan(table.loc["flat", "hazard_ratio"]) and table.index[-1] == "flat"
+    assert "1 genes have no candidate cutpoint" in caplog.text

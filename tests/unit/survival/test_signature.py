@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from omicsflow.errors import InputError
 from omicsflow.survival.cutpoint import scan_cutpoints
+from omicsflow.survival.metrics import cox_fit
 from omicsflow.survival.signature import (
     Signature,
+    group_labels,
     lock_signature,
     risk_states,
     score_signature,
@@ -78,3 +82,81 @@ def test_unknown_transfer(discovery):
     signature = lock_signature(scan_cutpoints(x, time, event), x, size=1)
     with pytest.raises(InputError, match="unknown cutpoint transfer"):
         score_signature(signature, x, transfer="nearest")
+
+
+def test_epimed_risk_groups(discovery):
+    x, time, event = discovery
+    signature = lock_signature(scan_cutpoints(x, time, event, permutations=0), x, size=3)
+    assert signature.group_labels == ("0", "1", "≥2")
+    score = score_signature(signature, x, transfer="absolute")
+    labels = signature.risk_groups(score)
+    expected = np.where(score == 0, "0", np.where(score == 1, "1", "≥2"))
+    np.testing.assert_array_equal(labels, expected)
+    # The two-group rule keeps its meaning.
+    np.testing.assert_array_equal(signature.high_risk(score), score > signature.risk_cutpoint)
+    assert group_labels((1, 3)) == ("0", "1–2", "≥3")
+    assert group_labels(()) == ("≥0",)
+    with pytest.raises(InputError, match="increasing whole numbers"):
+        group_labels((2, 1))
+    with pytest.raises(InputError, match="at least 1"):
+        group_labels((0, 2))
+
+
+def test_cox_scoring_is_penalised_cox_on_the_binarised_genes(discovery):
+    x, time, event = discovery
+    table = scan_cutpoints(x, time, event, permutations=0)
+    signature = lock_signature(
+        table, x, size=3, scoring="cox", penalizer=0.05, time=time, event=event
+    )
+    states = risk_states(signature, x, transfer="absolute").to_numpy(dtype=float)
+    fit = cox_fit(states, time, event, penalizer=0.05)
+    np.testing.assert_allclose(signature.weights, fit.coef)
+    np.testing.assert_allclose(
+        score_signature(signature, x, transfer="absolute"), states @ fit.coef
+    )
+    assert (signature.weights[:2] > 0.5).all()  # the planted genes carry the weight
+    score = score_signature(signature, x, transfer="absolute")
+    assert signature.risk_cutpoint == np.quantile(score, 0.5, method="inverted_cdf")
+    assert set(signature.risk_groups(score)) == {"low", "high"}
+    again = Signature.from_dict(signature.to_dict())
+    assert again == signature and again.scoring == "cox"
+    with pytest.raises(InputError, match="needs the discovery outcome"):
+        lock_signature(table, x, size=2, scoring="cox")
+    with pytest.raises(InputError, match="unknown signature scoring rule"):
+        lock_signature(table, x, size=2, scoring="lasso")
+
+
+def test_stability_requirement_and_fallbacks(discovery, caplog):
+    x, time, event = discovery
+    table = scan_cutpoints(x, time, event, permutations=0)
+    table["selection_frequency"] = 0.0
+    table.loc[table["gene"] == "g1", "selection_frequency"] = 0.9
+    table.loc[table["gene"] == "g4", "selection_frequency"] = 0.5
+    stable = lock_signature(table, x, size=3, min_selection_frequency=0.4)
+    assert {g.gene: g.selection_frequency for g in stable.genes} == {"g1": 0.9, "g4": 0.5}
+    caplog.set_level(logging.WARNING)
+    fallback = lock_signature(table, x, size=2, min_selection_frequency=0.95)
+    assert "stability requirement is dropped" in caplog.text
+    assert fallback.gene_ids == table["gene"].head(2).tolist()
+    single = lock_signature(table, x, size=2, max_q=1e-30)
+    assert single.gene_ids == table["gene"].head(1).tolist() and "best gene" in caplog.text
+
+
+def test_interval_percentiles_and_old_files_still_load(discovery):
+    x, time, event = discovery
+    table = scan_cutpoints(x, time, event, permutations=0)
+    table["cut_ci_low"], table["cut_ci_high"] = table["cutpoint"] - 0.2, table["cutpoint"] + 0.3
+    signature = lock_signature(table, x, size=2)
+    for gene in signature.genes:
+        values = x[gene.gene].to_numpy()
+        assert gene.percentile_ci_low == np.mean(values <= gene.cut_ci_low)
+        assert gene.percentile_ci_high == np.mean(values <= gene.cut_ci_high)
+        assert gene.percentile_ci_low < gene.percentile < gene.percentile_ci_high
+    # A signature.json written before the fields were added.
+    old = signature.to_dict()
+    for key in ("risk_groups", "performance"):
+        del old[key]
+    old["genes"] = [{key: entry[key] for key in list(entry)[:7]} for entry in old["genes"]]
+    loaded = Signature.from_dict(old)
+    assert loaded.scoring == "count" and loaded.group_bounds == ()
+    np.testing.assert_array_equal(score_signature(loaded, x), score_signature(signature, x))
