@@ -43,10 +43,12 @@ def failing_checks(quality: dict[str, Any]) -> list[tuple[str, str, str]]:
     reasons = quality.get("reasons", {})
     fixes = quality.get("fixes", {})
     hard_reasons = quality.get("hard_failure_reasons", {})
+    hard_fixes = quality.get("hard_failure_fixes", {})
     listed: list[tuple[str, str, str]] = []
     for name in quality.get("hard_failures", []):
         seen = "; ".join(hard_reasons.get(name, [])) or reasons.get(name, "below its limit")
-        listed.append((name, seen, fixes.get(name, "see the reasons in quality.json")))
+        fix = hard_fixes.get(name) or fixes.get(name, "see the reasons in quality.json")
+        listed.append((name, seen, fix))
     if quality["score"] < quality.get("options", {}).get("warn_score", 0.0) or not listed:
         for name, value in sorted(quality["components"].items(), key=lambda item: item[1]):
             if value < 1.0 and name not in quality.get("hard_failures", []):
@@ -151,7 +153,8 @@ def apply_gate(
     Returns
     -------
     anndata.AnnData
-        A copy without ``quality["removed_samples"]``; ``uns["qc"]`` holds ``score``,
+        A copy without ``quality["removed_samples"]`` (an excluded cohort is kept whole);
+        ``uns["qc"]`` holds ``score``,
         ``verdict``, ``excluded``, ``exclusion_reason``, ``removed_samples`` and
         ``needs_log_transform``.
 
@@ -163,7 +166,9 @@ def apply_gate(
         If ``quality.json`` names samples the cohort does not hold (it belongs to other data).
     """
     action = check_gate(quality, on_fail_validation=on_fail_validation)
-    removed = list(quality.get("removed_samples", []))
+    # An excluded cohort is passed on whole: nothing downstream uses it, and removing its
+    # flagged samples could leave an empty matrix for the preprocess stage to choke on.
+    removed = [] if action == "exclude" else list(quality.get("removed_samples", []))
     present = pd.Index(adata.obs_names.astype(str))
     unknown = pd.Index(removed).difference(present)
     if len(unknown):
@@ -181,9 +186,12 @@ def apply_gate(
             quality["cohort"],
             len(removed),
             adata.n_obs,
-            ", ".join(
-                f"{sample} ({'+'.join(quality['removal_reasons'].get(sample, []))})"
-                for sample in removed
+            first_items(
+                [
+                    f"{sample} ({'+'.join(quality['removal_reasons'].get(sample, []))})"
+                    for sample in removed
+                ],
+                limit=20,
             ),
         )
     passed.uns["qc"] = {

@@ -25,6 +25,9 @@ from scipy.sparse import linalg as sparse_linalg
 __all__ = ["SampleGeometry", "centred_matrix", "column_medians", "sample_geometry"]
 
 _DENSE_EIGEN_LIMIT = 400
+# A correlation over fewer shared genes is too noisy to call two samples duplicates
+# (its standard error is about 1 / sqrt(genes)); such pairs get NaN.
+_MIN_SHARED_GENES = 30
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ class SampleGeometry:
     correlation
         Samples × samples Pearson correlation of the gene-centred profiles over the genes both
         samples observe (diagonal 1). Gene-centring removes the gene means that otherwise make
-        every pair of samples look alike.
+        every pair of samples look alike. NaN for pairs sharing fewer than 30 genes (or fewer
+        than all genes, in a smaller panel).
     scores
         Samples × components principal-component scores of the median-imputed, gene-centred
         matrix (signs fixed so that each component's largest-magnitude score is positive).
@@ -168,7 +172,8 @@ def sample_geometry(
         variance_a = cross_squares / shared - mean_a**2
         variance_b = cross_squares.T / shared - mean_b**2
         correlation = covariance / np.sqrt(variance_a * variance_b)
-    correlation[(shared < 3) | ~(variance_a > 0) | ~(variance_b > 0)] = np.nan
+    too_few = shared < min(_MIN_SHARED_GENES, p)
+    correlation[too_few | ~(variance_a > 0) | ~(variance_b > 0)] = np.nan
     correlation = np.clip(correlation, -1.0, 1.0)
     np.fill_diagonal(correlation, 1.0)
     distances = np.sqrt(squared_distance)

@@ -69,7 +69,7 @@ class Check:
     fixes
         What to do about each problem.
     hard
-        Findings that fail the cohort whatever its score.
+        Findings that fail the cohort whatever its score, each with its fix.
     flagged_samples
         Sample ids flagged, by kind (e.g. ``"outliers"``).
     flagged_genes
@@ -83,7 +83,7 @@ class Check:
     metrics: dict[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     fixes: tuple[str, ...] = ()
-    hard: tuple[str, ...] = ()
+    hard: tuple[tuple[str, str], ...] = ()
     flagged_samples: dict[str, list[str]] = field(default_factory=dict)
     flagged_genes: dict[str, list[str]] = field(default_factory=dict)
     removable: tuple[str, ...] = ()
@@ -91,12 +91,16 @@ class Check:
     @property
     def reason(self) -> str | None:
         """``"<problems>; fix: <fixes>"``, or ``None`` when there is nothing to say."""
-        if not self.problems:
+        problems = [*self.problems, *(finding for finding, _ in self.hard)]
+        if not problems:
             return None
-        text = "; ".join(self.problems)
-        if self.fixes:
-            text += "; fix: " + "; ".join(dict.fromkeys(self.fixes))
-        return text
+        fixes = self.all_fixes
+        return "; ".join(problems) + (f"; fix: {fixes}" if fixes else "")
+
+    @property
+    def all_fixes(self) -> str:
+        """Every fix, hard failures' first, without repeats."""
+        return "; ".join(dict.fromkeys([*(fix for _, fix in self.hard), *self.fixes]))
 
 
 def _clip01(value: float) -> float:
@@ -156,12 +160,21 @@ def check_missingness(
         )
         fixes.append("filter genes measured in too few samples before analysis")
     if missing > opts["max_missing"]:
-        hard.append(f"{_pct(missing)} missing values (limit {_pct(opts['max_missing'])})")
-        fixes.append("too much is missing to impute honestly: check the file or the platform")
+        hard.append(
+            (
+                f"{_pct(missing)} missing values (limit {_pct(opts['max_missing'])})",
+                "too much is missing to impute honestly: check the file, the probe annotation "
+                "or the platform",
+            )
+        )
     if n and heavy.mean() > opts["max_flagged_share"]:
         hard.append(
-            f"{_pct(float(heavy.mean()))} of samples are mostly missing "
-            f"(limit {_pct(opts['max_flagged_share'])})"
+            (
+                f"{_pct(float(heavy.mean()))} of samples miss more than "
+                f"{_pct(opts['max_sample_missing'])} of their values "
+                f"(limit {_pct(opts['max_flagged_share'])} of samples)",
+                "re-process the incomplete arrays/libraries or check how the file was exported",
+            )
         )
     return Check(
         name="missingness",
@@ -341,7 +354,12 @@ def check_scale(
         )
         fixes.append("check the file: raw counts and intensities cannot be negative")
     if n and mixed.mean() > opts["max_flagged_share"]:
-        hard.append(f"{_pct(float(mixed.mean()))} of samples are on another scale than the rest")
+        hard.append(
+            (
+                f"{_pct(float(mixed.mean()))} of samples are on another scale than the rest",
+                "bring every sample to one scale (log2 everything, or nothing) before QC",
+            )
+        )
     check = Check(
         name="scale",
         score=float(score),
@@ -535,10 +553,12 @@ def check_outliers(
         )
     if n and outlier.mean() > opts["max_flagged_share"]:
         hard.append(
-            f"{_pct(float(outlier.mean()))} of samples are outliers: the cohort may hold "
-            "several populations or platforms"
+            (
+                f"{_pct(float(outlier.mean()))} of samples are outliers: the cohort may hold "
+                "several populations or platforms",
+                "split the cohort by platform/population or check the processing",
+            )
         )
-        fixes.append("split the cohort by platform/population or check the processing")
 
     def finite(value: float) -> float | None:
         return float(value) if np.isfinite(value) else None
@@ -630,7 +650,12 @@ def check_duplicates(
             "or check for swapped or re-run samples"
         )
     if n and len(copies) / n > opts["max_flagged_share"]:
-        hard.append(f"{_pct(len(copies) / n)} of samples duplicate another")
+        hard.append(
+            (
+                f"{_pct(len(copies) / n)} of samples duplicate another",
+                "check the sample sheet and the expression file: samples are repeated",
+            )
+        )
     return (
         Check(
             name="duplicates",
@@ -763,13 +788,20 @@ def check_dimensionality(
     if problems:
         problems.append(f"{genes_per_sample:.1f} genes per sample (high-dimensional)")
     if n_samples < opts["min_samples"]:
-        hard.append(f"{n_samples} samples (at least {opts['min_samples']} needed)")
+        hard.append(
+            (
+                f"{n_samples} samples (at least {opts['min_samples']} needed)",
+                "add samples or pool cohorts from the same platform",
+            )
+        )
     elif kept < opts["min_samples"]:
         hard.append(
-            f"{kept} samples left after removing {n_removed} flagged ones "
-            f"(at least {opts['min_samples']} needed)"
+            (
+                f"{kept} samples left after removing {n_removed} flagged ones "
+                f"(at least {opts['min_samples']} needed)",
+                "keep flagged samples (qc.remove_outliers: false) or add samples",
+            )
         )
-        fixes.append("keep flagged samples (qc.remove_outliers: false) or add samples")
     return Check(
         name="dimensionality",
         score=float(score),
@@ -824,13 +856,19 @@ def check_outcome(
     metrics: dict[str, Any] = {"time_unit": time_unit or None}
     if not coded.all():
         hard.append(
-            f"{int((~coded).sum())} event values are not 0/1 "
-            f"(seen {np.unique(event_raw[~coded])[:5].tolist()})"
+            (
+                f"{int((~coded).sum())} event values are not 0/1 "
+                f"(seen {np.unique(event_raw[~coded])[:5].tolist()})",
+                "recode events as 1 = event (death, relapse), 0 = censored",
+            )
         )
-        fixes.append("recode events as 1 = event (death, relapse), 0 = censored")
     if not valid_times.all():
-        hard.append(f"{int((~valid_times).sum())} times are negative or not finite")
-        fixes.append("correct the time origin or remove those samples")
+        hard.append(
+            (
+                f"{int((~valid_times).sum())} times are negative or not finite",
+                "correct the time origin or remove those samples",
+            )
+        )
     event_flag = np.where(coded, event_raw, 0).astype(int)
     events = int(event_flag.sum())
     censored = n - events
@@ -850,10 +888,19 @@ def check_outcome(
         )
         fixes.append("longer follow-up or a larger cohort")
     if events == 0:
-        hard.append("no events: every sample is censored")
-        fixes.append("check the event coding (1 = event); survival analysis needs events")
+        hard.append(
+            (
+                "no events: every sample is censored",
+                "check the event coding (1 = event); survival analysis needs events",
+            )
+        )
     elif events < opts["min_events"]:
-        hard.append(f"{events} events (at least {opts['min_events']} needed)")
+        hard.append(
+            (
+                f"{events} events (at least {opts['min_events']} needed)",
+                "use a cohort with more events (longer follow-up, more patients)",
+            )
+        )
     if n and censored == 0:
         score *= SUSPECT_FACTOR
         problems.append("no sample is censored")
@@ -868,7 +915,12 @@ def check_outcome(
                 "missing value written as 0)"
             )
         if zero.all():
-            hard.append("every time is 0: there is no follow-up")
+            hard.append(
+                (
+                    "every time is 0: there is no follow-up",
+                    "check the time column named in the cohort sheet",
+                )
+            )
     ok = valid_times & coded
     if ok.sum() >= 2:
         follow_up = kaplan_meier(time[ok], 1 - event_flag[ok])

@@ -72,6 +72,8 @@ class QualityReport:
         The values look un-logged; the preprocess stage should take ``log2(x + 1)``.
     hard_failure_reasons
         Per component in ``hard_failures``: the findings that fail it.
+    hard_failure_fixes
+        Per component in ``hard_failures``: what to do about those findings.
     fixes
         Per component with a reason: the fix alone.
     metrics
@@ -115,6 +117,7 @@ class QualityReport:
     verdict: str = "fail"
     needs_log_transform: bool = False
     hard_failure_reasons: dict[str, list[str]] = field(default_factory=dict)
+    hard_failure_fixes: dict[str, str] = field(default_factory=dict)
     fixes: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     flagged_samples: dict[str, list[str]] = field(default_factory=dict)
@@ -284,12 +287,11 @@ def score_cohort(
         score=float(score),
         verdict=verdict,
         needs_log_transform=needs_log,
-        hard_failure_reasons={name: list(checks[name].hard) for name in hard},
-        fixes={
-            name: "; ".join(dict.fromkeys(check.fixes))
-            for name, check in checks.items()
-            if check.fixes
+        hard_failure_reasons={name: [finding for finding, _ in checks[name].hard] for name in hard},
+        hard_failure_fixes={
+            name: "; ".join(dict.fromkeys(fix for _, fix in checks[name].hard)) for name in hard
         },
+        fixes={name: check.all_fixes for name, check in checks.items() if check.all_fixes},
         metrics={
             **{name: check.metrics for name, check in checks.items()},
             "pca": {
