@@ -116,7 +116,7 @@ def test_options_are_checked():
         resolve_options({"weights": {"size": 1.0}})
     with pytest.raises(ConfigError, match="warn_score is above"):
         resolve_options({"warn_score": 0.9, "pass_score": 0.8})
-    with pytest.raises(ConfigError, match="unknown qc.on_fail_validation"):
+    with pytest.raises(ConfigError, match=r"unknown qc\.on_fail_validation"):
         resolve_options({"on_fail_validation": "ignore"})
 
 

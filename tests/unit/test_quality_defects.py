@@ -3,6 +3,8 @@ clean cohorts pass, and the score falls monotonically as a defect grows."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -132,7 +134,7 @@ def test_removal_is_recorded_but_not_done_when_disabled(discovery):
 
 
 def strictly_decreasing(values):
-    return all(a > b for a, b in zip(values, values[1:], strict=False))
+    return all(a > b for a, b in itertools.pairwise(values))
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import matplotlib.image as mpimg
-import numpy as np
 import pytest
 
 from omicsflow import toy_defects as td
