@@ -232,6 +232,21 @@ def _order_statistics(values: np.ndarray, counts: np.ndarray, probs: tuple[float
     return out
 
 
+def _moment_skewness(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Moment skewness ``m3 / m2^1.5`` (as ``scipy.stats.skew``) from power sums.
+
+    ``sums`` holds, per row, the sums of ``x``, ``x²`` and ``x³`` over ``counts`` values (any
+    common shift of ``x`` leaves the result unchanged); 0 where the values are constant.
+    """
+    mean = sums[:, 0] / counts
+    second = sums[:, 1] / counts
+    third = sums[:, 2] / counts
+    m2 = second - mean**2
+    m3 = third - 3.0 * mean * second + 2.0 * mean**3
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(m2 > 1e-12 * np.maximum(second, 1e-300), m3 / m2**1.5, 0.0)
+
+
 def scale_profile(values: np.ndarray, observed: np.ndarray, opts: dict[str, Any]) -> ScaleProfile:
     """Distribution summaries that tell log-scale from raw-scale data.
 
@@ -245,15 +260,17 @@ def scale_profile(values: np.ndarray, observed: np.ndarray, opts: dict[str, Any]
     quantiles = _order_statistics(ordered, counts, _PROFILE_QUANTILES)
     del ordered
     safe = np.maximum(counts, 1)
-    filled = np.where(observed, values, 0.0)
-    means = filled.sum(axis=1) / safe
-    deviations = np.where(observed, values - means[:, None], 0.0)
-    m2 = (deviations**2).sum(axis=1) / safe
-    m3 = (deviations**3).sum(axis=1) / safe
-    del deviations
-    with np.errstate(divide="ignore", invalid="ignore"):
-        skewness = np.where(m2 > 0, m3 / m2**1.5, 0.0)
-    integer = (filled == np.round(filled)) & observed
+    # Power sums about one common shift (the median sample median) keep the moments exact
+    # enough in double precision and give per-sample and pooled moments in one pass.
+    shift = float(np.nanmedian(quantiles[:, 3])) if (counts > 0).any() else 0.0
+    shifted = np.where(observed, values - shift, 0.0)
+    integer = values == np.round(values)  # False for NaN
+    square = shifted * shifted
+    sums = np.stack(
+        [shifted.sum(axis=1), square.sum(axis=1), (square * shifted).sum(axis=1)], axis=1
+    )
+    del shifted, square
+    skewness = _moment_skewness(sums, safe)
     integer_share = integer.sum(axis=1) / safe
     q25, q99, low, high = quantiles[:, 2], quantiles[:, 6], quantiles[:, 0], quantiles[:, -1]
     unlogged = (
@@ -261,9 +278,12 @@ def scale_profile(values: np.ndarray, observed: np.ndarray, opts: dict[str, Any]
         | ((high - low > opts["unlogged_range"]) & (q25 > 0))
         | ((integer_share > 0.99) & (skewness > opts["unlogged_skew"]))
     ) & (counts > 0)
-    flat = values[observed]
-    if flat.size:
-        pooled_q = np.quantile(flat, [0.0, 0.25, 0.5, 0.75, 0.99, 1.0])
+    total = int(counts.sum())
+    if total:
+        flat = values[observed]
+        negative_share = float((flat < 0).mean())
+        pooled_q = np.quantile(flat, [0.0, 0.25, 0.5, 0.75, 0.99, 1.0], overwrite_input=True)
+        del flat
         pooled = {
             "min": float(pooled_q[0]),
             "q25": float(pooled_q[1]),
@@ -271,9 +291,9 @@ def scale_profile(values: np.ndarray, observed: np.ndarray, opts: dict[str, Any]
             "q75": float(pooled_q[3]),
             "q99": float(pooled_q[4]),
             "max": float(pooled_q[5]),
-            "skewness": float(stats.skew(flat)) if flat.size > 2 else 0.0,
-            "integer_share": float(integer.sum() / flat.size),
-            "negative_share": float((flat < 0).mean()),
+            "skewness": float(_moment_skewness(sums.sum(axis=0)[None, :], np.array([total]))[0]),
+            "integer_share": float(integer.sum() / total),
+            "negative_share": negative_share,
         }
     else:
         pooled = dict.fromkeys(
@@ -417,9 +437,13 @@ def check_variance(
         top = np.sort(freq)[::-1]
         near[gene] = top[0] / top[1] > opts["near_constant_freq_ratio"]
     low = constant | near
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sd = np.nanstd(ordered, axis=0, ddof=1) if n > 1 else np.full(p, np.nan)
+    filled = np.where(row < counts[None, :], ordered, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = filled.sum(axis=0) / counts
+        deviations = np.where(row < counts[None, :], filled - means, 0.0)
+        sd = np.sqrt((deviations * deviations).sum(axis=0) / (counts - 1))
+    del filled, deviations
+    sd[counts < 2] = np.nan
     problems, fixes = [], []
     if low.any():
         problems.append(
