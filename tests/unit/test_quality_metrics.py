@@ -14,6 +14,7 @@ from sklearn.metrics import silhouette_score
 
 from omicsflow.quality.geometry import column_medians, sample_geometry
 from omicsflow.quality.metrics import (
+    PROFILE_QUANTILES,
     check_batch,
     check_dimensionality,
     check_missingness,
@@ -109,7 +110,7 @@ def test_profile_quantiles_are_order_statistics():
     profile = scale_profile(values, observed, OPTS)
     for i in (0, 5, 39):
         row = values[i, observed[i]]
-        expected = np.quantile(row, [0, 0.025, 0.25, 0.5, 0.75, 0.975, 0.99, 1], method="lower")
+        expected = np.quantile(row, list(PROFILE_QUANTILES.values()), method="lower")
         np.testing.assert_allclose(profile.quantiles[i], expected)
         assert profile.skewness[i] == pytest.approx(
             pd.Series(row).skew() * (row.size - 2) / np.sqrt(row.size * (row.size - 1))
@@ -139,6 +140,20 @@ def test_un_logged_data_are_detected(transform, unlogged):
     assert needs_log is unlogged
     assert check.score == pytest.approx(0.5 if unlogged else 1.0)
     assert ("log-transform" in (check.reason or "")) is unlogged
+
+
+def test_a_stray_non_expression_column_does_not_make_samples_look_raw():
+    # Centred log ratios (median ~0, some samples with a positive lower quartile) plus an age
+    # column (28-85) among the genes: the min-max range exceeds 50, the robust range does not.
+    rng = np.random.default_rng(3)
+    values = rng.normal(0.0, 0.5, size=(30, 500)) + rng.uniform(-0.3, 0.6, size=(30, 1))
+    values[:, 0] = rng.integers(28, 86, 30)
+    observed = ~np.isnan(values)
+    profile = scale_profile(values, observed, OPTS)
+    q25 = profile.quantiles[:, list(PROFILE_QUANTILES).index("q25")]
+    geo2r_min_max_rule = (values.max(1) - values.min(1) > 50) & (q25 > 0)
+    assert geo2r_min_max_rule.sum() >= 3
+    assert not profile.unlogged.any()
 
 
 def test_negative_values_are_flagged_only_on_a_raw_scale():

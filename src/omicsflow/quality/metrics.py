@@ -27,6 +27,7 @@ from omicsflow.quality.geometry import SampleGeometry
 from omicsflow.survival.metrics import kaplan_meier
 
 __all__ = [
+    "PROFILE_QUANTILES",
     "SUSPECT_FACTOR",
     "Check",
     "ScaleProfile",
@@ -46,7 +47,19 @@ logger = logging.getLogger(__name__)
 SUSPECT_FACTOR = 0.5
 """Factor applied to a component for a finding that is fixable or may be legitimate."""
 
-_PROFILE_QUANTILES = (0.0, 0.025, 0.25, 0.5, 0.75, 0.975, 0.99, 1.0)
+PROFILE_QUANTILES: dict[str, float] = {
+    "min": 0.0,
+    "q00_5": 0.005,
+    "q02_5": 0.025,
+    "q25": 0.25,
+    "median": 0.5,
+    "q75": 0.75,
+    "q97_5": 0.975,
+    "q99": 0.99,
+    "q99_5": 0.995,
+    "max": 1.0,
+}
+"""Per-sample quantiles kept by :func:`scale_profile` (label → probability)."""
 _YEARS_PER_UNIT = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12, "year": 1.0}
 _MAX_PLAUSIBLE_YEARS = 100.0
 _BATCH_NOTICE = 0.95  # batch component below which the batch effect is reported
@@ -119,6 +132,8 @@ def _ids(names: np.ndarray, mask: np.ndarray) -> list[str]:
 
 
 def _pct(value: float) -> str:
+    if 0 < value < 0.0005:
+        return "<0.1%"
     return f"{100.0 * value:.1f}%"
 
 
@@ -206,7 +221,7 @@ class ScaleProfile:
     Attributes
     ----------
     quantiles
-        Samples × :data:`_PROFILE_QUANTILES` (order statistics; NaN for an empty sample).
+        Samples × :data:`PROFILE_QUANTILES` (order statistics; NaN for an empty sample).
     skewness, integer_share
         Per sample.
     unlogged
@@ -252,17 +267,20 @@ def scale_profile(values: np.ndarray, observed: np.ndarray, opts: dict[str, Any]
 
     A sample looks un-logged (raw counts or intensities) by the GEO2R rule: its 99th
     percentile exceeds ``unlogged_q99``, or its range exceeds ``unlogged_range`` with a positive
-    lower quartile; or it is integer-valued (> 99% integers) and right-skewed (skewness above
-    ``unlogged_skew``), as counts are.
+    lower quartile (the range taken between the 0.5th and 99.5th percentiles, so that a stray
+    column such as age among the genes does not make a log-scale sample look raw); or it is
+    integer-valued (> 99% integers) and right-skewed (skewness above ``unlogged_skew``), as
+    counts are.
     """
     counts = observed.sum(axis=1)
     ordered = np.sort(values, axis=1)
-    quantiles = _order_statistics(ordered, counts, _PROFILE_QUANTILES)
+    quantiles = _order_statistics(ordered, counts, tuple(PROFILE_QUANTILES.values()))
     del ordered
     safe = np.maximum(counts, 1)
     # Power sums about one common shift (the median sample median) keep the moments exact
     # enough in double precision and give per-sample and pooled moments in one pass.
-    shift = float(np.nanmedian(quantiles[:, 3])) if (counts > 0).any() else 0.0
+    column = {label: j for j, label in enumerate(PROFILE_QUANTILES)}
+    shift = float(np.nanmedian(quantiles[:, column["median"]])) if (counts > 0).any() else 0.0
     shifted = np.where(observed, values - shift, 0.0)
     integer = values == np.round(values)  # False for NaN
     square = shifted * shifted
@@ -272,7 +290,8 @@ def scale_profile(values: np.ndarray, observed: np.ndarray, opts: dict[str, Any]
     del shifted, square
     skewness = _moment_skewness(sums, safe)
     integer_share = integer.sum(axis=1) / safe
-    q25, q99, low, high = quantiles[:, 2], quantiles[:, 6], quantiles[:, 0], quantiles[:, -1]
+    q25, q99 = quantiles[:, column["q25"]], quantiles[:, column["q99"]]
+    low, high = quantiles[:, column["q00_5"]], quantiles[:, column["q99_5"]]
     unlogged = (
         (q99 > opts["unlogged_q99"])
         | ((high - low > opts["unlogged_range"]) & (q25 > 0))

@@ -24,6 +24,7 @@ import pandas as pd
 
 from omicsflow.quality.geometry import column_medians, sample_geometry
 from omicsflow.quality.metrics import (
+    PROFILE_QUANTILES,
     Check,
     check_batch,
     check_dimensionality,
@@ -338,7 +339,7 @@ def _sample_table(
     if "batch" in adata.obs:
         table["batch"] = adata.obs["batch"].astype(str).to_numpy()
     table["missing_fraction"] = sample_missing
-    for j, label in enumerate(("min", "q02_5", "q25", "median", "q75", "q97_5", "q99", "max")):
+    for j, label in enumerate(PROFILE_QUANTILES):
         table[label] = profile.quantiles[:, j]
     table["skewness"] = profile.skewness
     table["integer_share"] = profile.integer_share
