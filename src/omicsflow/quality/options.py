@@ -42,7 +42,7 @@ DEFAULT_QC: dict[str, Any] = {
     "near_constant_unique_share": 0.1,
     "n_pcs": 5,
     "outlier_iqr": 1.5,
-    "outlier_alpha": 0.01,
+    "outlier_alpha": 0.001,
     "duplicate_correlation": 0.95,
     "max_batch_share": 0.5,
     "min_samples": 20,
