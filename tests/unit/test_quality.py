@@ -210,3 +210,15 @@ def test_summary_has_one_row_per_cohort_with_the_gate_action(tmp_path):
         "stop",
         "stop",
     ]
+
+
+def test_same_input_same_numbers(toy_dir):
+    from omicsflow.cohort import load_cohort, read_cohort_sheet
+
+    adata = load_cohort(read_cohort_sheet(toy_dir / "cohorts.tsv")["validation_a"])
+    first = score_cohort(adata, seed=5)
+    second = score_cohort(adata.copy(), seed=5)
+    assert json.dumps(first.to_dict(), sort_keys=True) == json.dumps(
+        second.to_dict(), sort_keys=True
+    )
+    assert first.sample_table.to_csv() == second.sample_table.to_csv()
