@@ -103,6 +103,11 @@ def test_un_logged_counts_need_a_log_transform(discovery):
     assert "log2(x + 1)" in report.reasons["scale"]
     assert report.flagged_samples["mixed_scale"] == [] and report.removed_samples == []
     assert report.verdict == "pass"  # fixable: the preprocess stage takes the log
+    float64 = planted.adata.copy()
+    float64.X = float64.X.astype(np.float64)
+    before = float64.X.copy()
+    score(float64)
+    np.testing.assert_array_equal(float64.X, before)  # scoring never changes the data
 
 
 def test_un_logged_minority_is_flagged_as_another_scale(discovery):

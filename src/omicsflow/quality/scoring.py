@@ -195,7 +195,7 @@ def score_cohort(
     platform = str(cohort_info.get("platform", "other"))
     samples = np.asarray(adata.obs_names.astype(str))
     genes = np.asarray(adata.var_names.astype(str))
-    values = np.asarray(adata.X, dtype=np.float64)
+    values = np.array(adata.X, dtype=np.float64)  # a copy: samples may be log-transformed below
     observed = ~np.isnan(values)
     n_samples, n_genes = values.shape
 
@@ -236,7 +236,7 @@ def score_cohort(
     removed = [sample for sample in samples if sample in removal_reasons]
 
     has_outcome = "time" in adata.obs and "event" in adata.obs
-    events = int(adata.obs["event"].sum()) if has_outcome else None
+    events = int((adata.obs["event"].to_numpy() == 1).sum()) if has_outcome else None
     checks["dimensionality"] = check_dimensionality(
         n_samples,
         n_genes,
