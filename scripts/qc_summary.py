@@ -7,7 +7,10 @@ from omicsflow.runlog import rule_logging
 
 def main(smk) -> None:
     with rule_logging(smk.log[0], rule=smk.rule):
-        write_tsv(smk.output.summary, summarise_quality(list(smk.input.quality)))
+        table = summarise_quality(
+            list(smk.input.quality), on_fail_validation=smk.params.on_fail_validation
+        )
+        write_tsv(smk.output.summary, table)
 
 
 main(snakemake)

@@ -213,3 +213,27 @@ def test_biomarker_stage_outputs(toy_run):
     for name in ("statistic_profiles.png", "volcano.png", "stability.png", "null_control.png"):
         assert (biomarkers / name).stat().st_size > 10_000, name
     assert len(list((biomarkers / "km").glob("km_*.png"))) == 4
+
+
+def test_quality_stage_on_clean_toy_cohorts(toy_run):
+    qc = toy_run / "results" / "qc"
+    summary = pd.read_csv(qc / "summary.tsv", sep="\t").set_index("cohort")
+    assert set(summary["action"]) == {"continue"} and set(summary["verdict"]) == {"pass"}
+    for cohort in ("source", "discovery", "validation_a", "validation_b"):
+        quality = json.loads((qc / cohort / "quality.json").read_text())
+        assert quality["needs_log_transform"] is False
+        assert quality["removed_samples"] == [] and quality["duplicate_pairs"] == []
+        assert quality["flagged_samples"]["outliers"] == []
+        samples = pd.read_csv(qc / cohort / "samples.tsv", sep="\t")
+        assert len(samples) == quality["n_samples"]
+        for plot in ("missingness", "distances", "pca", "distributions"):
+            assert (qc / cohort / f"{plot}.png").stat().st_size > 10_000, (cohort, plot)
+    discovery = json.loads((qc / "discovery" / "quality.json").read_text())
+    assert discovery["metrics"]["outcome"]["median_follow_up"] > 24  # censoring U(24, 120)
+    assert discovery["metrics"]["dimensionality"]["events_per_variable"] > 10
+    report = toy_run / "results" / "report.html"
+    if not report.exists():
+        assert snakemake(toy_run, "--report", str(report)).returncode == 0
+    html = report.read_text(errors="replace")
+    for plot in ("missingness.png", "distances.png", "pca.png", "distributions.png"):
+        assert plot in html, plot

@@ -6,18 +6,50 @@ rule qc_score:
         h5ad="results/cohort/{cohort}.h5ad",
     output:
         quality="results/qc/{cohort}/quality.json",
+        samples="results/qc/{cohort}/samples.tsv",
+        missingness=report(
+            "results/qc/{cohort}/missingness.png",
+            caption="../report/qc_missingness.rst",
+            category="1. Quality",
+            subcategory="{cohort}",
+        ),
+        distances=report(
+            "results/qc/{cohort}/distances.png",
+            caption="../report/qc_distances.rst",
+            category="1. Quality",
+            subcategory="{cohort}",
+        ),
+        pca=report(
+            "results/qc/{cohort}/pca.png",
+            caption="../report/qc_pca.rst",
+            category="1. Quality",
+            subcategory="{cohort}",
+        ),
+        distributions=report(
+            "results/qc/{cohort}/distributions.png",
+            caption="../report/qc_distributions.rst",
+            category="1. Quality",
+            subcategory="{cohort}",
+        ),
     log:
         "logs/qc_score/{cohort}.log",
+    benchmark:
+        "benchmarks/qc_score/{cohort}.tsv"
     conda:
         "../../envs/qc.yaml"
     resources:
-        **res("low"),
+        **res("medium"),
     params:
         options=config["qc"],
+        seed=config["seed"],
+        candidate_variables=config["biomarkers"]["signature_size"],
     script:
         "../../scripts/qc_score.py"
 
 
+# The gate: a failing discovery or source cohort stops the run (QualityGateError in the log);
+# a failing validation cohort is excluded or stops the run (qc.on_fail_validation); flagged
+# samples listed in quality.json are removed when qc.remove_outliers is true.
 rule qc_gate:
     input:
         h5ad="results/cohort/{cohort}.h5ad",
@@ -30,6 +62,8 @@ rule qc_gate:
         "../../envs/qc.yaml"
     resources:
         **res("low"),
+    params:
+        on_fail_validation=config["qc"]["on_fail_validation"],
     script:
         "../../scripts/qc_gate.py"
 
@@ -49,5 +83,7 @@ rule qc_summary:
         "../../envs/qc.yaml"
     resources:
         **res("low"),
+    params:
+        on_fail_validation=config["qc"]["on_fail_validation"],
     script:
         "../../scripts/qc_summary.py"

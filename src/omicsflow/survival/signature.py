@@ -265,7 +265,7 @@ def lock_signature(
     max_q: float = 1.0,
     min_selection_frequency: float = 0.0,
     scoring: str = "count",
-    risk_groups: Sequence[float] = (1, 2),
+    risk_groups: Sequence[float] = (),
     penalizer: float = 0.1,
     time: np.ndarray | None = None,
     event: np.ndarray | None = None,

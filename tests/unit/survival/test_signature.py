@@ -86,7 +86,9 @@ def test_unknown_transfer(discovery):
 
 def test_epimed_risk_groups(discovery):
     x, time, event = discovery
-    signature = lock_signature(scan_cutpoints(x, time, event, permutations=0), x, size=3)
+    signature = lock_signature(
+        scan_cutpoints(x, time, event, permutations=0), x, size=3, risk_groups=(1, 2)
+    )
     assert signature.group_labels == ("0", "1", "≥2")
     score = score_signature(signature, x, transfer="absolute")
     labels = signature.risk_groups(score)
