@@ -205,7 +205,7 @@ def test_biomarker_stage_outputs(toy_run):
     signature = json.loads((biomarkers / "signature.json").read_text())
     performance = signature["performance"]
     assert 0.6 < performance["c_index_corrected"] < performance["c_index_apparent"]
-    assert signature["risk_groups"]["labels"] == ["0", "1", "≥2"]
+    assert signature["risk_groups"]["labels"] == ["low", "high"]  # default: median split
     control = json.loads((biomarkers / "null_control.json").read_text())
     shares = control["type_one_error"]["mean_share_below_alpha"]
     assert shares["p_value"] < 0.1 and shares["p_perm"] < 0.1 and shares["logrank_p"] > 0.3
