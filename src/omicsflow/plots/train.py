@@ -170,7 +170,7 @@ def attribution_plot(
     path
         Output PNG (written atomically).
     table
-        ``attributions.tsv`` (``gene, attribution, mean_signed, rank, in_signature``).
+        ``attributions.tsv`` (``gene, attribution, slope, rank, in_signature``).
     summary
         Summary from :func:`omicsflow.transfer.attribution.attribution_table`.
     top
@@ -181,8 +181,8 @@ def attribution_plot(
     fig, ax = plt.subplots(figsize=(6.4, 0.22 * len(shown) + 1.8))
     ax.barh(np.arange(len(shown)), shown["attribution"], color=colours)
     labels = [
-        f"{gene} ({'+' if signed > 0 else '−'})"
-        for gene, signed in zip(shown["gene"], shown["mean_signed"], strict=True)
+        f"{gene} ({'+' if slope > 0 else '−'})"
+        for gene, slope in zip(shown["gene"], shown["slope"], strict=True)
     ]
     ax.set_yticks(np.arange(len(shown)), labels, fontsize=8)
     ax.set_xlabel("Mean |integrated gradient| (log-risk units)")

@@ -4,8 +4,10 @@ Integrated gradients (Sundararajan et al. 2017) attribute the difference between
 log-risk and the log-risk of a baseline input to the genes. The baseline is the all-zero
 input, i.e. the discovery cohort's average patient after z-scoring. Attributions of one patient
 sum to ``risk(patient) - risk(baseline)`` (completeness; the Riemann approximation error is
-reported). A gene's importance is the mean absolute attribution over patients; the mean signed
-attribution says whether higher expression raises (positive) or lowers (negative) the risk.
+reported). A gene's importance is the mean absolute attribution over patients; its ``slope``
+(least-squares slope of the attributions on the gene's deviation from the baseline, through the
+origin; exactly the coefficient for a linear score) says whether higher expression raises
+(positive) or lowers (negative) the risk.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ logger = logging.getLogger(__name__)
 ATTRIBUTION_COLUMNS = [
     "gene",
     "attribution",
-    "mean_signed",
+    "slope",
     "rank",
     "in_signature",
     "cutpoint_rank",
@@ -111,11 +113,19 @@ def attribution_table(
         risk = model(torch.as_tensor(values)).double().numpy()
         base = float(model(torch.zeros(1, values.shape[1])).double().numpy()[0])
     completeness = float(np.max(np.abs(attributions.sum(axis=1) - (risk - base))))
+    deviation = values.astype(np.float64)  # the baseline is zero
+    spread = (deviation**2).sum(axis=0)
+    slope = np.divide(
+        (attributions * deviation).sum(axis=0),
+        spread,
+        out=np.zeros(values.shape[1]),
+        where=spread > 0,
+    )
     table = pd.DataFrame(
         {
             "gene": expression.columns.astype(str),
             "attribution": np.abs(attributions).mean(axis=0),
-            "mean_signed": attributions.mean(axis=0),
+            "slope": slope,
         }
     )
     table = table.sort_values(["attribution", "gene"], ascending=[False, True], kind="stable")
