@@ -14,6 +14,7 @@ __all__ = [
     "SurvivalNet",
     "VimeNet",
     "cox_loss",
+    "encoder_options",
     "group_lasso_penalty",
     "group_lasso_prox_",
 ]
@@ -79,6 +80,11 @@ class Encoder(nn.Module):
         return x
 
 
+def encoder_options(architecture: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`Encoder` keyword arguments of an architecture dict (without ``linear_skip``)."""
+    return {key: value for key, value in architecture.items() if key != "linear_skip"}
+
+
 class DenoisingAutoencoder(nn.Module):
     """Encoder plus a linear decoder back to the genes (denoising-autoencoder pretraining)."""
 
@@ -120,17 +126,33 @@ class SurvivalNet(nn.Module):
         Input width.
     architecture
         Keyword arguments of :class:`Encoder` (``widths``, ``dropout``, ``norm``,
-        ``input_dropout``).
+        ``input_dropout``), plus ``linear_skip`` (default ``False``): add a linear path from
+        the genes straight to the log-risk (LassoNet-style, Lemhadri et al. 2021), so the model
+        is a linear Cox model plus a non-linear correction. The skip weights start at zero.
     """
 
     def __init__(self, n_genes: int, architecture: dict[str, Any]) -> None:
         super().__init__()
-        self.encoder = Encoder(n_genes, **architecture)
+        self.encoder = Encoder(n_genes, **encoder_options(architecture))
         self.head = nn.Linear(self.encoder.out_features, 1, bias=False)
+        self.skip = None
+        if architecture.get("linear_skip", False):
+            self.skip = nn.Linear(n_genes, 1, bias=False)
+            nn.init.zeros_(self.skip.weight)
+
+    def gene_weights(self) -> list[torch.Tensor]:
+        """The weights acting directly on the genes (one column per gene): the gene groups."""
+        weights = [self.encoder.first_linear.weight]
+        if self.skip is not None:
+            weights.append(self.skip.weight)
+        return weights
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Log-risk per sample (higher = earlier event)."""
-        return self.head(self.encoder(x)).squeeze(-1)
+        risk = self.head(self.encoder(x)).squeeze(-1)
+        if self.skip is not None:
+            risk = risk + self.skip(x).squeeze(-1)
+        return risk
 
 
 def cox_loss(
@@ -195,32 +217,34 @@ def cox_loss(
     return -(risk[is_event] - log_denominator).sum() / n_events
 
 
-def group_lasso_penalty(layer: nn.Linear) -> torch.Tensor:
-    """Sum over genes of the L2 norm of each gene's outgoing weights (one column per gene)."""
-    return layer.weight.norm(dim=0).sum()
+def group_lasso_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
+    """Sum over genes of the L2 norm of each gene's weights (column ``j`` of every matrix)."""
+    return torch.cat(list(weights), dim=0).norm(dim=0).sum()
 
 
 @torch.no_grad()
-def group_lasso_prox_(layer: nn.Linear, threshold: float) -> int:
-    """Proximal step of the group lasso on a gene-facing layer, in place.
+def group_lasso_prox_(weights: list[torch.Tensor], threshold: float) -> int:
+    """Proximal step of the group lasso over genes, in place.
 
-    Each gene's weight column ``w`` becomes ``w * max(0, 1 - threshold / ||w||)``: genes whose
-    weights are small are switched off exactly, the others shrunk (block soft-thresholding).
+    Gene ``j``'s group is column ``j`` of every matrix in ``weights`` (e.g. the first layer and
+    the linear skip path); the group ``w`` becomes ``w * max(0, 1 - threshold / ||w||)``: genes
+    whose weights are small are switched off exactly, the others shrunk (block
+    soft-thresholding).
 
     Parameters
     ----------
-    layer
-        The first linear layer (weight: hidden × genes).
+    weights
+        Matrices with one column per gene (``SurvivalNet.gene_weights()``).
     threshold
         ``learning rate × penalty``.
 
     Returns
     -------
     int
-        Genes still in use (non-zero columns).
+        Genes still in use (non-zero groups).
     """
-    weight = layer.weight
-    norms = weight.norm(dim=0, keepdim=True)
+    norms = torch.cat([weight.detach() for weight in weights], dim=0).norm(dim=0, keepdim=True)
     scale = torch.clamp(1.0 - threshold / norms.clamp_min(1e-12), min=0.0)
-    weight.mul_(scale)
+    for weight in weights:
+        weight.mul_(scale)
     return int((scale > 0).sum())

@@ -28,7 +28,7 @@ from omicsflow.transfer.checkpoint import (
     fingerprint,
 )
 from omicsflow.transfer.data import minibatches
-from omicsflow.transfer.model import DenoisingAutoencoder, Encoder, VimeNet
+from omicsflow.transfer.model import DenoisingAutoencoder, Encoder, VimeNet, encoder_options
 from omicsflow.transfer.runtime import autocast, set_seed
 
 __all__ = ["OBJECTIVES", "pretrain", "vime_corrupt"]
@@ -137,7 +137,7 @@ def pretrain(
     if device.type == "cuda":
         host = host.pin_memory()
     n_samples, n_genes = host.shape
-    encoder = Encoder(n_genes, **architecture)
+    encoder = Encoder(n_genes, **encoder_options(architecture))
     network = VimeNet if objective == "vime" else DenoisingAutoencoder
     model = network(encoder, n_genes).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=options["learning_rate"])

@@ -62,7 +62,13 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "device": "auto",
     "mixed_precision": True,
     "deterministic": False,
-    "architecture": {"widths": [16], "dropout": 0.2, "norm": "none", "input_dropout": 0.0},
+    "architecture": {
+        "widths": [16],
+        "dropout": 0.2,
+        "norm": "none",
+        "input_dropout": 0.0,
+        "linear_skip": True,
+    },
     "pretrain": {
         "objective": "vime",
         "epochs": 30,
@@ -77,7 +83,7 @@ DEFAULT_TRAIN: dict[str, Any] = {
         "epochs": 500,
         "optimizer": "sgd",
         "learning_rate": 0.03,
-        "encoder_learning_rate": 0.01,
+        "encoder_learning_rate": 0.03,
         "freeze_epochs": 20,
         "weight_decay": 0.0001,
         "gene_penalty": 1.0,
@@ -129,15 +135,16 @@ HISTORY_COLUMNS = [
 def _param_groups(
     model: SurvivalNet, options: dict[str, Any], pretrained: bool
 ) -> list[dict[str, Any]]:
-    """One group per encoder block (index order), then the head; learning rates set."""
+    """One group per encoder block (index order), then the head (and linear skip path)."""
     encoder_lr = options["encoder_learning_rate"] if pretrained else options["learning_rate"]
     groups = [
         {"params": list(block.parameters()), "lr": encoder_lr, "name": f"encoder.{index}"}
         for index, block in enumerate(model.encoder.blocks)
     ]
-    groups.append(
-        {"params": list(model.head.parameters()), "lr": options["learning_rate"], "name": "head"}
-    )
+    head = list(model.head.parameters())
+    if model.skip is not None:
+        head += list(model.skip.parameters())
+    groups.append({"params": head, "lr": options["learning_rate"], "name": "head"})
     return groups
 
 
@@ -244,7 +251,7 @@ def finetune(
         interval=checkpoint_interval,
     )
     n_blocks = len(model.encoder.blocks)
-    first_layer = model.encoder.first_linear
+    gene_weights = model.gene_weights()
     ties = options["ties"]
     epoch = 0
     for epoch in range(loop.start(), options["epochs"] + 1):
@@ -258,10 +265,15 @@ def finetune(
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        genes_in_use = int((first_layer.weight.detach().abs().sum(0) > 0).sum())
-        if trainable == n_blocks and options["gene_penalty"] > 0:
-            threshold = optimiser.param_groups[0]["lr"] * options["gene_penalty"]
-            genes_in_use = group_lasso_prox_(first_layer, threshold)
+        # The gene penalty acts on the trainable gene-facing weights (while a gradual
+        # fine-tune keeps the first block frozen, on the linear skip path alone).
+        first_trainable = trainable == n_blocks
+        penalised = gene_weights if first_trainable else gene_weights[1:]
+        if penalised and options["gene_penalty"] > 0:
+            rate = optimiser.param_groups[0 if first_trainable else -1]["lr"]
+            for weight in penalised:  # each path has its own gene groups
+                group_lasso_prox_([weight], rate * options["gene_penalty"])
+        genes_in_use = int((torch.cat(gene_weights).detach().abs().sum(0) > 0).sum())
         model.eval()
         with torch.no_grad(), autocast(device, enabled=mixed_precision):
             held_risk = model(held.x)

@@ -126,13 +126,36 @@ def test_one_step_lowers_the_loss():
 
 def test_group_lasso_prox_is_block_soft_thresholding():
     layer = torch.nn.Linear(3, 2, bias=False)
+    skip = torch.nn.Linear(3, 1, bias=False)
     with torch.no_grad():
-        layer.weight.copy_(torch.tensor([[3.0, 0.1, 0.0], [4.0, 0.1, 2.0]]))
-    assert float(group_lasso_penalty(layer).detach()) == pytest.approx(5.0 + np.sqrt(0.02) + 2.0)
-    in_use = group_lasso_prox_(layer, 1.0)
-    expected = torch.tensor([[3.0 * 0.8, 0.0, 0.0], [4.0 * 0.8, 0.0, 2.0 * 0.5]])
-    assert torch.allclose(layer.weight, expected)
+        layer.weight.copy_(torch.tensor([[3.0, 0.1, 0.0], [4.0, 0.1, 0.0]]))
+        skip.weight.copy_(torch.tensor([[0.0, 0.0, 2.0]]))
+    weights = [layer.weight, skip.weight]
+    penalty = float(group_lasso_penalty(weights).detach())
+    assert penalty == pytest.approx(5.0 + np.sqrt(0.02) + 2.0)
+    in_use = group_lasso_prox_(weights, 1.0)
+    # Gene 0: norm 5 -> scaled by 0.8; gene 1: norm 0.14 < 1 -> off; gene 2 (skip only): 0.5.
+    assert torch.allclose(layer.weight, torch.tensor([[2.4, 0.0, 0.0], [3.2, 0.0, 0.0]]))
+    assert torch.allclose(skip.weight, torch.tensor([[0.0, 0.0, 1.0]]))
     assert in_use == 2
+
+
+def test_linear_skip_path_starts_at_zero_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    architecture = {**ARCH, "linear_skip": True}
+    model = SurvivalNet(5, architecture)
+    plain = SurvivalNet(5, ARCH)
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if k != "skip.weight"})
+    x = torch.randn(4, 5)
+    assert torch.equal(model(x), plain(x))  # zero skip: same function as without it
+    assert len(model.gene_weights()) == 2 and len(plain.gene_weights()) == 1
+    with torch.no_grad():
+        model.skip.weight.fill_(0.5)
+    genes = list("abcde")
+    save_model(tmp_path / "m.pt", model, architecture=architecture, genes=genes)
+    loaded, _ = load_model(tmp_path / "m.pt", genes=genes)
+    assert torch.equal(loaded.skip.weight, model.skip.weight)
+    np.testing.assert_array_equal(predict_risk(model, x.numpy()), predict_risk(loaded, x.numpy()))
 
 
 def test_encoder_options():
@@ -184,7 +207,7 @@ def test_finetune_learns_a_planted_signal_and_selects_its_genes():
     x = rng.normal(size=(n, 60))
     time = rng.exponential(np.exp(-1.2 * x[:, 0] + 0.8 * x[:, 1]))
     event = (rng.uniform(size=n) < 0.8).astype(float)
-    options = {**DEFAULT_TRAIN["finetune"], "epochs": 300, "patience": 300}
+    options = {**DEFAULT_TRAIN["finetune"], "epochs": 200, "patience": 200}
     result = finetune(
         x,
         time,
@@ -198,7 +221,7 @@ def test_finetune_learns_a_planted_signal_and_selects_its_genes():
     assert stats.spearmanr(risk, 1.2 * x[:, 0] - 0.8 * x[:, 1]).statistic > 0.8
     assert result.history["val_c_index"].max() > 0.7
     # The gene penalty switches most noise genes off but keeps the two planted ones.
-    weights = result.model.encoder.first_linear.weight.detach().norm(dim=0).numpy()
+    weights = torch.cat(result.model.gene_weights()).detach().norm(dim=0).numpy()
     assert weights[0] > 0 and weights[1] > 0
     assert result.summary["genes_in_use"] < 30
     assert set(np.argsort(-weights)[:2]) == {0, 1}
