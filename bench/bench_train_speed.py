@@ -17,8 +17,7 @@ import time
 import numpy as np
 import torch
 
-from omicsflow.transfer.model import SurvivalNet, VimeNet, cox_loss
-from omicsflow.transfer.model import Encoder, encoder_options
+from omicsflow.transfer.model import Encoder, SurvivalNet, VimeNet, cox_loss, encoder_options
 from omicsflow.transfer.pretrain import pretrain, vime_corrupt
 from omicsflow.transfer.runtime import autocast
 from omicsflow.transfer.train import DEFAULT_TRAIN, finetune, predict_risk
@@ -29,7 +28,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def bare_pretrain(x: torch.Tensor, architecture: dict, options: dict, device: torch.device) -> float:
+def bare_pretrain(
+    x: torch.Tensor, architecture: dict, options: dict, device: torch.device
+) -> float:
     """Seconds for the same VIME epochs written as a plain loop (data already on the device)."""
     n_genes = x.shape[1]
     model = VimeNet(Encoder(n_genes, **encoder_options(architecture)), n_genes).to(device)
@@ -81,7 +82,8 @@ def run(device: torch.device, n_samples: int, n_genes: int, architecture: dict) 
     event = (rng.uniform(size=n_samples) < 0.7).astype(float)
     label = f"{device.type}, widths {architecture['widths']}"
     pre = {**DEFAULT_TRAIN["pretrain"], "epochs": 3}
-    pretrain(x[:256], architecture=architecture, options={**pre, "epochs": 1}, seed=0, device=device)
+    warm_up = {**pre, "epochs": 1}
+    pretrain(x[:256], architecture=architecture, options=warm_up, seed=0, device=device)
     _sync(device)
     started = time.perf_counter()
     pretrain(x, architecture=architecture, options=pre, seed=0, device=device)
@@ -101,7 +103,7 @@ def run(device: torch.device, n_samples: int, n_genes: int, architecture: dict) 
     )
     _sync(device)
     ours = time.perf_counter() - started
-    n_train = int(round(n_samples * (1 - fine["validation_fraction"])))
+    n_train = n_samples - round(n_samples * fine["validation_fraction"])
     bare = bare_finetune(
         torch.from_numpy(x[:n_train]),
         torch.from_numpy(time_[:n_train]).float(),
