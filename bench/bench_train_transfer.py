@@ -9,7 +9,7 @@ default ``train`` settings (DEFAULT_TRAIN) and scored on one large independent t
 cohort's gene means and SDs (label-free and disjoint from discovery and test), so the encoder is
 pretrained once and every model sees the same inputs.
 
-Usage: ``python bench/bench_train_transfer.py [--replicates 5] [--sizes 30 60 120]``
+Usage: ``python bench/bench_train_transfer.py [--replicates 10] [--sizes 30 60 120]``
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 
 from omicsflow.survival.metrics import concordance_index
 from omicsflow.toy import ToyDesign, make_toy_cohorts
@@ -43,7 +44,7 @@ DESIGN = ToyDesign(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--replicates", type=int, default=5)
+    parser.add_argument("--replicates", type=int, default=10)
     parser.add_argument("--sizes", type=int, nargs="+", default=[30, 60, 120])
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -100,11 +101,15 @@ def main() -> None:
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     summary = table.groupby("n")[["a_pretrained", "b_random_init", "c_coxnet"]].agg(["mean", "std"])
-    gain = (table["a_pretrained"] - table["b_random_init"]).groupby(table["n"]).agg(["mean", "std"])
     print("\nC-index on 1,000 independent test patients (mean, SD over replicates)")
     print(summary.round(3).to_string())
-    print("\n(a) - (b), paired by replicate")
-    print(gain.round(3).to_string())
+    for other in ("b_random_init", "c_coxnet"):
+        difference = (table["a_pretrained"] - table[other]).groupby(table["n"])
+        gain = difference.agg(["mean", "std", "count"])
+        half = stats.t.ppf(0.975, gain["count"] - 1) * gain["std"] / np.sqrt(gain["count"])
+        gain["ci_low"], gain["ci_high"] = gain["mean"] - half, gain["mean"] + half
+        print(f"\n(a) - ({other[0]}), paired by replicate (95% t-interval over replicates)")
+        print(gain.round(3).to_string())
     oracle = cohorts["validation_a"][1]
     print(f"\ntest cohort: {len(oracle)} patients, {int(oracle['os_event'].sum())} events")
     print(f"total {time.perf_counter() - started:.0f} s")
