@@ -1,18 +1,23 @@
 """Cox fine-tuning of the survival network, from a pretrained encoder or from scratch.
 
-The network is trained full-batch on the training samples with the Cox partial likelihood;
-an event-stratified share of them (``validation_fraction``) is held out for early stopping
-(the weights of the epoch with the lowest held-out loss are kept). A group-lasso penalty on the
-gene-facing layer (``gene_penalty``, applied as an exact proximal step) switches off genes that
-do not help; with ~1,000 genes and ~200 patients this is what lets the network learn at all.
+The network is trained full-batch on the training samples with the Cox partial likelihood
+(SGD with momentum by default: Adam's per-weight step normalisation moves the ~1,000 noise genes
+as far as the few informative ones); an event-stratified share of the samples
+(``validation_fraction``) is held out for early stopping: the weights of the epoch with the
+lowest held-out loss are kept, and the learning rate halves when that loss stalls.
+
+A group-lasso penalty over genes (``gene_penalty``, applied as an exact proximal step after each
+update, separately on the first layer and on the optional linear skip path) switches off genes
+that do not help. With ~1,000 genes and ~200 patients this is what lets the network learn at
+all. The linear skip path (``architecture.linear_skip``) keeps the optimisation stable: without
+it the penalty can switch every gene off in the first epochs, leaving a constant network.
 
 Fine-tuning strategies for a pretrained encoder:
 
-* ``full``: every layer trains from the first epoch, the encoder at the lower
-  ``encoder_learning_rate``;
-* ``gradual``: the encoder is frozen for ``freeze_epochs`` epochs (only the Cox head trains),
-  then its blocks are unfrozen one at a time from the top, every ``freeze_epochs`` epochs (Howard
-  & Ruder 2018), each at ``encoder_learning_rate``.
+* ``full``: every layer trains from the first epoch, the encoder at ``encoder_learning_rate``;
+* ``gradual``: the encoder is frozen for ``freeze_epochs`` epochs (only the Cox head and the
+  skip path train), then its blocks are unfrozen one at a time from the top, every
+  ``freeze_epochs`` epochs (Howard & Ruder 2018), each at ``encoder_learning_rate``.
 
 A randomly initialised network (the no-transfer comparison) trains every layer from the first
 epoch at ``learning_rate``.
