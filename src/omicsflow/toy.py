@@ -11,6 +11,8 @@ modules) shared by every cohort, then cohorts from it:
 Survival follows a proportional-hazards model in which each planted gene contributes a hazard
 ratio when it is above (``high_risk_above``) or below (``high_risk_below``) its own threshold.
 The planted genes are independent of the modules, so they, and only they, carry the signal.
+Opt-in (``ToyDesign.prognostic_modules``): some modules' latent factors act on the hazard too,
+so that pretraining on ``source`` expression can help (the transfer-learning experiment).
 
 Command line::
 
@@ -59,6 +61,13 @@ class ToyDesign:
         Share of expression cells set missing completely at random.
     platform_scale, platform_shift
         ``validation_b`` values are ``scale * x + shift``.
+    prognostic_modules
+        Opt-in (default 0: survival depends on the planted genes only). The first
+        ``prognostic_modules`` gene modules also act on the hazard through their latent factor,
+        ``module_log_hr`` per SD of the factor, so unlabelled ``source`` expression, which shares
+        the module structure, carries information a pretrained encoder can transfer.
+    module_log_hr
+        Log hazard ratio per SD of each prognostic module's latent factor.
     """
 
     n_genes: int = 1000
@@ -72,6 +81,8 @@ class ToyDesign:
     missing_rate: float = 0.05
     platform_scale: float = 0.5
     platform_shift: float = 6.0
+    prognostic_modules: int = 0
+    module_log_hr: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -115,8 +126,8 @@ def _draw_biology(design: ToyDesign, rng: np.random.Generator) -> _Biology:
 
 def _draw_expression(
     biology: _Biology, n_samples: int, rng: np.random.Generator, n_modules: int
-) -> np.ndarray:
-    """Samples × genes on the log2 scale: module factor plus independent noise."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Samples × genes on the log2 scale (module factor plus noise), and the module factors."""
     factors = rng.standard_normal((n_samples, n_modules))
     noise = rng.standard_normal((n_samples, biology.genes.size))
     loading = biology.loadings
@@ -124,15 +135,19 @@ def _draw_expression(
     in_module = biology.modules >= 0
     shared[:, in_module] = factors[:, biology.modules[in_module]]
     standardised = loading * shared + np.sqrt(1.0 - loading**2) * noise
-    return biology.means + biology.sds * standardised
+    return biology.means + biology.sds * standardised, factors
 
 
 def _draw_survival(
     expression_z: np.ndarray,
     biology: _Biology,
     rng: np.random.Generator,
+    module_effect: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weibull proportional hazards on the planted genes' risk states, with censoring."""
+    """Weibull proportional hazards on the planted genes' risk states, with censoring.
+
+    ``module_effect`` (per-sample log-hazard from prognostic modules) is added when given.
+    """
     from scipy.stats import norm
 
     gene_index = {gene: i for i, gene in enumerate(biology.genes)}
@@ -142,6 +157,8 @@ def _draw_survival(
         threshold = norm.ppf(row.threshold_quantile)
         at_risk = z > threshold if row.direction == "high_risk_above" else z <= threshold
         linear_predictor += row.log_hr * at_risk
+    if module_effect is not None:
+        linear_predictor = linear_predictor + module_effect
     shape, scale = 1.3, 60.0  # months
     uniform = rng.uniform(size=linear_predictor.size)
     event_time = scale * (
@@ -173,7 +190,7 @@ def simulate_cohort(
     clinical : pandas.DataFrame or None
         ``sample, os_months, os_event, age, batch`` when ``with_outcome``.
     """
-    values = _draw_expression(biology, n_samples, rng, design.n_modules)
+    values, factors = _draw_expression(biology, n_samples, rng, design.n_modules)
     z = (values - biology.means) / biology.sds
     samples = [f"{prefix}_S{i:04d}" for i in range(1, n_samples + 1)]
     observed = scale * values + shift
@@ -183,7 +200,10 @@ def simulate_cohort(
     )
     clinical = None
     if with_outcome:
-        time, event = _draw_survival(z, biology, rng)
+        module_effect = None
+        if design.prognostic_modules > 0:
+            module_effect = design.module_log_hr * factors[:, : design.prognostic_modules].sum(1)
+        time, event = _draw_survival(z, biology, rng, module_effect)
         clinical = pd.DataFrame(
             {
                 "sample": samples,

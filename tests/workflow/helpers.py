@@ -16,7 +16,8 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 # Small training budgets keep the end-to-end test fast; the science is unchanged.
 FAST_TRAIN: dict[str, Any] = {
     "pretrain": {"epochs": 5},
-    "finetune": {"epochs": 40, "patience": 10},
+    "finetune": {"epochs": 60, "patience": 20},
+    "cv": {"folds": 3, "repeats": 1, "coxnet_inner_folds": 3},
 }
 
 

@@ -114,7 +114,16 @@ def test_report_is_built(toy_run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (toy_run / "results" / "report.html").read_text(errors="replace")
     assert len(html) > 100_000
-    for text in ("km.png", "cutpoints.tsv", "summary.tsv", "forest.png", "reporting_checklist.md"):
+    for text in (
+        "km.png",
+        "cutpoints.tsv",
+        "summary.tsv",
+        "forest.png",
+        "reporting_checklist.md",
+        "training_curve.png",
+        "cv_comparison.png",
+        "attributions.png",
+    ):
         assert text in html, text
 
 
@@ -237,3 +246,54 @@ def test_quality_stage_on_clean_toy_cohorts(toy_run):
     html = report.read_text(errors="replace")
     for plot in ("missingness.png", "distances.png", "pca.png", "distributions.png"):
         assert plot in html, plot
+
+
+def test_training_stage_outputs(toy_run, toy_dir):
+    import torch
+
+    from omicsflow.transfer.checkpoint import load_model
+
+    train = toy_run / "results" / "train"
+    cv = pd.read_csv(train / "cv_metrics.tsv", sep="\t")
+    assert list(cv.columns[:4]) == ["model", "repeat", "fold", "c_index"]
+    folds, repeats = FAST_TRAIN["cv"]["folds"], FAST_TRAIN["cv"]["repeats"]
+    assert len(cv) == 3 * folds * repeats
+    assert set(cv["model"]) == {"pretrained", "random_init", "coxnet"}
+    # Identical splits: every model is tested on the same samples of each fold.
+    assert (cv.groupby(["repeat", "fold"])["n_test"].nunique() == 1).all()
+    assert (cv.groupby(["repeat", "fold"])["events_test"].nunique() == 1).all()
+    assert cv["c_index"].between(0.3, 1.0).all()
+    splits = pd.read_csv(train / "cv_splits.tsv", sep="\t")
+    assert len(splits) == 200 * repeats
+    comparison = json.loads((train / "comparison.json").read_text())
+    assert comparison["pretraining"]["cohorts"] == ["source"]
+    assert comparison["pretraining"]["per_fold"] is False
+    for name, diff in comparison["differences"].items():
+        assert diff["ci_low"] <= diff["mean"] <= diff["ci_high"], name
+    assert comparison["models"]["coxnet"]["mean"] == pytest.approx(
+        cv.loc[cv["model"] == "coxnet", "c_index"].mean()
+    )
+    metrics = json.loads((train / "metrics.json").read_text())
+    assert metrics["pretrained_on"] == ["source"] and metrics["n"] == 200
+    history = pd.read_csv(train / "history.tsv", sep="\t")
+    assert len(history) == metrics["epochs_run"] and history["epoch"].tolist()[0] == 1
+    assert metrics["best_epoch"] in set(history["epoch"])
+    payload = torch.load(train / "model.pt", weights_only=True)
+    assert payload["info"]["pretrained_on"] == ["source"]
+    _, genes = load_model(train / "model.pt")
+    assert len(genes) == 1000
+    for figure in ("training_curve.png", "cv_comparison.png", "attributions.png"):
+        assert (train / figure).stat().st_size > 10_000, figure
+    attributions = pd.read_csv(train / "attributions.tsv", sep="\t")
+    assert len(attributions) == 1000 and attributions["rank"].tolist() == list(range(1, 1001))
+    signature = json.loads((toy_run / "results" / "biomarkers" / "signature.json").read_text())
+    assert attributions["in_signature"].sum() == len(signature["genes"])
+    # The network's strongest genes include planted ones.
+    planted = set(pd.read_csv(toy_dir / "planted_genes.tsv", sep="\t")["gene"])
+    assert planted & set(attributions["gene"].head(20))
+    # Progress per epoch in the log; checkpoints removed once the outputs were written.
+    log = (toy_run / "logs" / "train_finetune" / "all.log").read_text()
+    assert "finetune epoch 1/" in log and "finetune epoch 2/" in log
+    assert not list((toy_run / "results" / ".checkpoints").rglob("*.pt"))
+    summary = pd.read_csv(toy_run / "results" / "validation" / "summary.tsv", sep="\t")
+    assert (summary["model_c_index"] > 0.55).all(), summary["model_c_index"].tolist()

@@ -105,6 +105,15 @@ def get_pretrain_inputs(wildcards):
     return expand("results/preprocess/{cohort}.h5ad", cohort=cohorts)
 
 
+def get_cv_encoder(wildcards):
+    """The shared pretrained encoder for CV folds when source cohorts exist, else nothing.
+
+    Without a source cohort the encoder would be pretrained on discovery expression, test
+    folds included; each fold then pretrains on its own training samples instead.
+    """
+    return ["results/train/encoder.pt"] if SOURCE else []
+
+
 def get_sheet_files(wildcards):
     """Every input file named by the cohort sheet, and the sheet itself."""
     return [config["cohorts"], *[workdir_relative(path) for path in SHEET.files()]]
