@@ -1,4 +1,4 @@
-# Provenance of the run: input checksums, resolved config, package versions.
+# The run's provenance and the first page of the report.
 
 
 rule report_provenance:
@@ -19,3 +19,25 @@ rule report_provenance:
         workflow_dir=workflow.basedir,
     script:
         "../../scripts/report_provenance.py"
+
+
+rule report_summary:
+    input:
+        qc_summary="results/qc/summary.tsv",
+        cutpoints="results/biomarkers/cutpoints.tsv",
+        signature="results/biomarkers/signature.json",
+        null_control="results/biomarkers/null_control.json",
+        validation_summary="results/validation/summary.tsv",
+        meta="results/validation/meta.json",
+        comparison="results/train/comparison.json",
+        train_metrics="results/train/metrics.json",
+    output:
+        summary="results/report/summary.rst",
+    log:
+        "logs/report_summary/all.log",
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        **res("low"),
+    script:
+        "../../scripts/report_summary.py"
