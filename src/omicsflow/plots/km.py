@@ -9,6 +9,7 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from omicsflow.io import atomic_path
 from omicsflow.survival.metrics import kaplan_meier, numbers_at_risk
@@ -50,7 +51,9 @@ def km_plot(
     fig, (ax, table_ax) = plt.subplots(
         2, 1, figsize=(7, 5.6), gridspec_kw={"height_ratios": [4, 1.1]}, sharex=True
     )
-    ticks = np.linspace(0, float(time.max()) if time.size else 1.0, 6)
+    last = float(time.max()) if time.size else 1.0
+    ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, last)
+    ticks = ticks[(ticks >= 0) & (ticks <= last)]
     for i, (label, mask) in enumerate(groups.items()):
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
