@@ -51,6 +51,17 @@ ENCODER_FORMAT = "omicsflow.encoder/1"
 CHECKPOINT_FORMAT = "omicsflow.epoch-checkpoint/1"
 
 
+def save_atomic(payload: dict[str, Any], path: str | Path) -> None:
+    """``torch.save`` to ``path`` atomically, with reproducible bytes.
+
+    The payload goes through an open handle: torch then names the archive's inner folder
+    ``archive`` instead of after the (random) temporary file, so the same tensors always give
+    the same file.
+    """
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        torch.save(payload, handle)
+
+
 def save_model(
     path: str | Path,
     model: SurvivalNet,
@@ -82,8 +93,7 @@ def save_model(
         "genes": list(genes),
         "info": dict(info or {}),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_atomic(payload, path)
 
 
 def load_model(
@@ -154,8 +164,7 @@ def save_encoder(
         "genes": list(genes),
         "pretrained_on": list(pretrained_on),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_atomic(payload, path)
 
 
 def load_encoder(path: str | Path, *, genes: list[str]) -> tuple[dict[str, torch.Tensor], dict]:
@@ -295,8 +304,7 @@ class EpochCheckpoint:
         """Write ``state`` (tensors and plain values) atomically; no-op when disabled."""
         if self.path is None:
             return
-        with atomic_path(self.path) as tmp:
-            torch.save({"format": CHECKPOINT_FORMAT, "key": self.key, "state": state}, tmp)
+        save_atomic({"format": CHECKPOINT_FORMAT, "key": self.key, "state": state}, self.path)
 
 
 def clear_checkpoints(folder: str | Path | None) -> None:
