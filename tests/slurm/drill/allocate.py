@@ -1,6 +1,5 @@
 """Drill rule drill_memory: hold ``allocate_mb`` MB for a few seconds, then report the attempt."""
 
-import json
 import os
 import time
 
@@ -13,7 +12,7 @@ from omicsflow.runlog import rule_logging
 def main(smk) -> None:
     with rule_logging(smk.log[0], rule=smk.rule) as log:
         mem_mb = int(smk.resources.mem_mb)
-        log.info("asked for %d MB; touching %d MB", mem_mb, smk.params.allocate_mb)
+        log.info("granted %d MB; touching %d MB", mem_mb, smk.params.allocate_mb)
         block = np.ones(smk.params.allocate_mb * 2**20 // 8)  # every page written
         time.sleep(4)  # SLURM samples memory every second (JobAcctGatherFrequency=task=1)
         write_json(
@@ -24,7 +23,6 @@ def main(smk) -> None:
                 "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             },
         )
-        log.info("survived with %d MB: %s", mem_mb, json.dumps({"job": os.environ.get("SLURM_JOB_ID")}))
 
 
-main(snakemake)  # noqa: F821
+main(snakemake)  # noqa: F821 - set by Snakemake
