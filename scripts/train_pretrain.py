@@ -24,6 +24,7 @@ def main(smk) -> None:
             options=options["pretrain"],
             seed=smk.params.seed,
             device=device,
+            checkpoint="results/train/pretrain.ckpt",
         )
         save_encoder(
             smk.output.encoder,

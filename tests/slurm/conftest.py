@@ -27,6 +27,7 @@ from tests.slurm.helpers import (
     finish,
     planned_jobs,
     run_env,
+    running_job,
     sacct_now,
     snakemake_command,
     start_snakemake,
@@ -95,40 +96,56 @@ def slurm_cluster() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class SlurmRuns:
-    """The toy workflow run locally and through SLURM, and the drill run, all finished.
+    """The toy workflow run locally and through SLURM, and the drill runs, all finished.
 
     Attributes
     ----------
     since
         sacct ``--starttime`` before the first submission.
-    local, slurm, drill
-        Working folders of the local reference run, the SLURM run and the drill run.
+    folders
+        Working folder of each run: ``local`` (reference, no SLURM), ``slurm`` (the toy
+        workflow), ``drill`` (memory drill and GPU routing probe), ``cancel`` (a job cancelled
+        with scancel while it runs).
     planned
         Jobs of the SLURM run's dry run (same profiles).
     results
         ``name -> (exit code, output)`` of each run.
+    cancelled
+        ``(SLURM job id, seconds from scancel to the end of the cancel run)``.
     """
 
     since: str
-    local: Path
-    slurm: Path
-    drill: Path
+    folders: dict[str, Path]
     planned: list[PlannedJob]
     results: dict[str, tuple[int, str]]
+    cancelled: tuple[str, float] | None
+
+    @property
+    def local(self) -> Path:
+        return self.folders["local"]
+
+    @property
+    def slurm(self) -> Path:
+        return self.folders["slurm"]
+
+    @property
+    def drill(self) -> Path:
+        return self.folders["drill"]
 
 
 @pytest.fixture(scope="session")
 def slurm_runs(slurm_cluster, toy_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """Run the toy workflow through SLURM, the same locally, and the drills, concurrently.
 
-    The three runs overlap: the SLURM runs mostly wait for the queue and its status polls,
-    which leaves the 2-core machine to the local reference run.
+    The runs overlap: the SLURM runs mostly wait for the queue and its status polls, which
+    leaves the 2-core machine to the local reference run. Meanwhile this fixture cancels the
+    `cancel` run's job with scancel as soon as it runs.
     """
     sheet = toy_dir / "cohorts.tsv"
     overrides = {"train": FAST_TRAIN}
     folders = {
         name: make_workdir(tmp_path_factory.mktemp(f"slurm-{name}"), sheet, overrides)
-        for name in ("local", "slurm", "drill")
+        for name in ("local", "slurm", "drill", "cancel")
     }
     dry = subprocess.run(
         snakemake_command("-n"),
@@ -141,10 +158,12 @@ def slurm_runs(slurm_cluster, toy_dir: Path, tmp_path_factory: pytest.TempPathFa
     )
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     since = sacct_now()
+    drill_targets = ("results/drill/memory.json", "results/drill/routing.json")
     commands = {
         "slurm": snakemake_command(),
-        "drill": snakemake_command(
-            "results/drill/memory.json", "results/drill/routing.json", snakefile=DRILL_SNAKEFILE
+        "drill": snakemake_command(*drill_targets, snakefile=DRILL_SNAKEFILE),
+        "cancel": snakemake_command(
+            "results/drill/slept.txt", "--retries", "0", snakefile=DRILL_SNAKEFILE
         ),
         "local": snakemake_command("--cores", "2", snakefile=SNAKEFILE, slurm=False),
     }
@@ -152,14 +171,27 @@ def slurm_runs(slurm_cluster, toy_dir: Path, tmp_path_factory: pytest.TempPathFa
         name: start_snakemake(folders[name], command, log_name="snakemake.out")
         for name, command in commands.items()
     }
+    cancelled_job, cancelled_at, cancel_ended = None, None, None
+    while any(process.poll() is None for process in processes.values()):
+        if cancelled_job is None:
+            cancelled_job = running_job(folders["cancel"], "drill_sleep")
+            if cancelled_job is not None:
+                time.sleep(2)  # let it run a little
+                subprocess.run(["scancel", cancelled_job], check=True, timeout=60)
+                cancelled_at = time.monotonic()
+        if cancel_ended is None and processes["cancel"].poll() is not None:
+            cancel_ended = time.monotonic()
+        time.sleep(0.5)
     results = {
         name: finish(process, folders[name], "snakemake.out") for name, process in processes.items()
     }
+    cancelled = None
+    if cancelled_job is not None:
+        cancelled = (cancelled_job, (cancel_ended or time.monotonic()) - cancelled_at)
     return SlurmRuns(
         since=since,
-        local=folders["local"],
-        slurm=folders["slurm"],
-        drill=folders["drill"],
+        folders=folders,
         planned=planned_jobs(dry.stdout + dry.stderr),
         results=results,
+        cancelled=cancelled,
     )

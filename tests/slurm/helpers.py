@@ -225,3 +225,19 @@ def sacct_jobs(workdir: Path, *, since: str) -> list[SlurmJob]:
 def sacct_now() -> str:
     """Five seconds ago in sacct's ``--starttime`` format (local time)."""
     return (datetime.datetime.now() - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def running_job(workdir: Path, rule: str) -> str | None:
+    """ID of the running SLURM job of ``rule`` (not grouped) submitted from ``workdir``."""
+    result = subprocess.run(
+        ["squeue", "--noheader", "--format=%i|%Z|%k|%T"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    for line in result.stdout.splitlines():
+        job_id, folder, comment, state = line.split("|")
+        if Path(folder) == workdir and comment == f"rule_{rule}" and state == "RUNNING":
+            return job_id
+    return None

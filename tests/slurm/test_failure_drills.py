@@ -14,6 +14,7 @@ import pytest
 from tests.slurm.helpers import (
     SlurmJob,
     finish,
+    running_job,
     sacct_jobs,
     sacct_now,
     snakemake_command,
@@ -64,6 +65,23 @@ def test_a_new_train_rule_with_res_gpu_is_routed_without_editing_the_profile(
     assert report["CUDA_VISIBLE_DEVICES"] == "0"  # the one (fake) GPU, handed to the job step
 
 
+def test_a_cancelled_job_fails_the_run_instead_of_hanging(slurm_runs):
+    """scancel on a running job: Snakemake reports it failed and stops (profile: squeue).
+
+    With the plugin's sacct status query (2.8.0), "CANCELLED by 0" counts as still running
+    and the run would wait until its time limit.
+    """
+    assert slurm_runs.cancelled is not None, "the drill_sleep job never ran"
+    job_id, seconds = slurm_runs.cancelled
+    returncode, output = slurm_runs.results["cancel"]
+    assert returncode == 1, (returncode, output[-3000:])  # not 124/137: timeout
+    assert seconds < 200, seconds  # status polls back off to at most 180 s apart
+    assert f"SLURM-job '{job_id}' failed, SLURM status is: 'CANCELLED'" in output
+    (job,) = sacct_jobs(slurm_runs.folders["cancel"], since=slurm_runs.since)
+    assert job.job_id == job_id and job.state.startswith("CANCELLED"), job.state
+    assert not (slurm_runs.folders["cancel"] / "results" / "drill" / "slept.txt").exists()
+
+
 # ------------------------------------------------------------------ cancel and resume
 # Waits for epoch checkpoints in training (issue 5, transfer learning). A resumed training job
 # logs "resuming from epoch K of N (checkpoint PATH)"; until a training module can say that,
@@ -77,22 +95,6 @@ def checkpoints_available() -> bool:
     sources = [*(REPO / "src" / "omicsflow" / "transfer").glob("*.py")]
     sources += [*(REPO / "scripts").glob("train_*.py")]
     return any("resuming from epoch" in path.read_text() for path in sources)
-
-
-def squeue_job(workdir: Path, rule: str) -> str | None:
-    """ID of the queued or running SLURM job of ``rule`` submitted from ``workdir``."""
-    result = subprocess.run(
-        ["squeue", "--noheader", "--format=%i|%Z|%k|%T"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    for line in result.stdout.splitlines():
-        job_id, folder, comment, state = line.split("|")
-        if Path(folder) == workdir and comment == f"rule_{rule}" and state == "RUNNING":
-            return job_id
-    return None
 
 
 @pytest.mark.skipif(
@@ -112,25 +114,28 @@ def test_cancelled_training_job_resumes_from_its_epoch_checkpoint(
     more than the test node has.)
     """
     workdir = tmp_path / "resume"
-    shutil.copytree(slurm_runs.slurm / "results", workdir / "results")
+    finished = slurm_runs.slurm / "results"
+    # Upstream results only: no training outputs and no epoch checkpoints of that run.
+    shutil.copytree(
+        finished,
+        workdir / "results",
+        ignore=lambda folder, names: ["train"] if Path(folder) == finished else [],
+    )
     make_workdir(
         workdir,
         toy_dir / "cohorts.tsv",
         {"train": {"pretrain": {"epochs": RESUME_EPOCHS}}},
     )
-    # The copied results carry no Snakemake metadata, so the longer pretraining is forced.
     target = ("results/train/encoder.pt", "--retries", "0")
     since = sacct_now()
-    first = start_snakemake(
-        workdir, snakemake_command(*target, "--forcerun", "train_pretrain"), log_name="first.out"
-    )
+    first = start_snakemake(workdir, snakemake_command(*target), log_name="first.out")
     log = workdir / "logs" / "train_pretrain" / "all.log"
     cancelled_at, deadline = None, time.monotonic() + 600
     while cancelled_at is None and time.monotonic() < deadline and first.poll() is None:
         epochs = (
             [int(m.group(1)) for m in EPOCH_LINE.finditer(log.read_text())] if log.exists() else []
         )
-        job_id = squeue_job(workdir, "train_pretrain")
+        job_id = running_job(workdir, "train_pretrain")
         if job_id and epochs and max(epochs) >= RESUME_EPOCHS // 10:
             subprocess.run(["scancel", job_id], check=True, timeout=60)
             cancelled_at = max(epochs)
