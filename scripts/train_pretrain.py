@@ -24,7 +24,6 @@ def main(smk) -> None:
             options=options["pretrain"],
             seed=smk.params.seed,
             device=device,
-            checkpoint="results/train/pretrain.ckpt",
         )
         save_encoder(
             smk.output.encoder,

@@ -86,7 +86,6 @@ def pretrain(
     options: dict[str, Any],
     seed: int,
     device: torch.device,
-    checkpoint=None,
 ) -> tuple[dict[str, torch.Tensor], pd.DataFrame]:
     """Pretrain an encoder as a denoising autoencoder on unlabelled expression.
 
@@ -114,14 +113,7 @@ def pretrain(
     optimiser = torch.optim.Adam(model.parameters(), lr=options["learning_rate"])
     generator = torch.Generator(device="cpu").manual_seed(seed)
     rows = []
-    first = 1
-    import os
-    if checkpoint is not None and os.path.exists(checkpoint):
-        state = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(state["model"]); optimiser.load_state_dict(state["opt"])
-        generator.set_state(state["gen"]); rows = state["rows"]; first = len(rows) + 1
-        logger.info("resuming from epoch %d of %d (checkpoint %s)", first - 1, options["epochs"], checkpoint)
-    for epoch in range(first, options["epochs"] + 1):
+    for epoch in range(1, options["epochs"] + 1):
         model.train()
         permutation = torch.randperm(len(data), generator=generator).to(device)
         total = 0.0
@@ -140,8 +132,6 @@ def pretrain(
             options["epochs"],
             rows[-1]["reconstruction_loss"],
         )
-        if checkpoint is not None:
-            torch.save({"model": model.state_dict(), "opt": optimiser.state_dict(), "gen": generator.get_state(), "rows": rows}, checkpoint)
     state = {key: value.detach().cpu() for key, value in model.encoder.state_dict().items()}
     return state, pd.DataFrame(rows)
 
