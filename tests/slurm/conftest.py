@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.slurm import resume_drill
 from tests.slurm.helpers import (
     CLUSTER_SCRIPT,
     DRILL_SNAKEFILE,
@@ -112,6 +114,9 @@ class SlurmRuns:
         ``name -> (exit code, output)`` of each run.
     cancelled
         ``(SLURM job id, seconds from scancel to the end of the cancel run)``.
+    resume
+        The cancel-and-resume drill of a training job, when the training code has epoch
+        checkpoints (see tests/slurm/resume_drill.py); else None.
     """
 
     since: str
@@ -119,6 +124,7 @@ class SlurmRuns:
     planned: list[PlannedJob]
     results: dict[str, tuple[int, str]]
     cancelled: tuple[str, float] | None
+    resume: resume_drill.ResumeDrill | None
 
     @property
     def local(self) -> Path:
@@ -139,7 +145,8 @@ def slurm_runs(slurm_cluster, toy_dir: Path, tmp_path_factory: pytest.TempPathFa
 
     The runs overlap: the SLURM runs mostly wait for the queue and its status polls, which
     leaves the 2-core machine to the local reference run. Meanwhile this fixture cancels the
-    `cancel` run's job with scancel as soon as it runs.
+    `cancel` run's job with scancel as soon as it runs, and, once the local run has made the
+    preprocessed cohorts, starts the resume drill on them (if the training code can resume).
     """
     sheet = toy_dir / "cohorts.tsv"
     overrides = {"train": FAST_TRAIN}
@@ -172,7 +179,18 @@ def slurm_runs(slurm_cluster, toy_dir: Path, tmp_path_factory: pytest.TempPathFa
         for name, command in commands.items()
     }
     cancelled_job, cancelled_at, cancel_ended = None, None, None
+    resume, resume_thread = None, None
     while any(process.poll() is None for process in processes.values()):
+        if (
+            resume is None
+            and processes["local"].poll() == 0
+            and resume_drill.checkpoints_available()
+        ):
+            resume = resume_drill.prepare(
+                tmp_path_factory.mktemp("slurm-resume"), folders["local"] / "results", sheet
+            )
+            resume_thread = threading.Thread(target=resume_drill.run, args=(resume,))
+            resume_thread.start()
         if cancelled_job is None:
             cancelled_job = running_job(folders["cancel"], "drill_sleep")
             if cancelled_job is not None:
@@ -185,6 +203,8 @@ def slurm_runs(slurm_cluster, toy_dir: Path, tmp_path_factory: pytest.TempPathFa
     results = {
         name: finish(process, folders[name], "snakemake.out") for name, process in processes.items()
     }
+    if resume_thread is not None:
+        resume_thread.join()
     cancelled = None
     if cancelled_job is not None:
         cancelled = (cancelled_job, (cancel_ended or time.monotonic()) - cancelled_at)
@@ -194,4 +214,5 @@ def slurm_runs(slurm_cluster, toy_dir: Path, tmp_path_factory: pytest.TempPathFa
         planned=planned_jobs(dry.stdout + dry.stderr),
         results=results,
         cancelled=cancelled,
+        resume=resume,
     )

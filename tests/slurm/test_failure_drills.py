@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
-from tests.slurm.helpers import (
-    SlurmJob,
-    finish,
-    running_job,
-    sacct_jobs,
-    sacct_now,
-    snakemake_command,
-    start_snakemake,
-)
-from tests.workflow.helpers import REPO, make_workdir
+from tests.slurm import resume_drill
+from tests.slurm.helpers import SlurmJob, sacct_jobs
+from tests.workflow.helpers import REPO
 
 pytestmark = pytest.mark.slurm
 
@@ -83,85 +72,41 @@ def test_a_cancelled_job_fails_the_run_instead_of_hanging(slurm_runs):
 
 
 # ------------------------------------------------------------------ cancel and resume
-# Waits for epoch checkpoints in training (issue 5, transfer learning). A resumed training job
-# logs "resuming from epoch K of N (checkpoint PATH)"; until a training module can say that,
-# this drill is skipped with that reason. Nothing else needs to change to enable it.
-RESUME_LINE = re.compile(r"resuming from epoch (\d+) of (\d+) \(checkpoint (.+)\)")
-EPOCH_LINE = re.compile(r"pretrain epoch (\d+)/(\d+)")
-RESUME_EPOCHS = 400
-
-
-def checkpoints_available() -> bool:
-    sources = [*(REPO / "src" / "omicsflow" / "transfer").glob("*.py")]
-    sources += [*(REPO / "scripts").glob("train_*.py")]
-    return any("resuming from epoch" in path.read_text() for path in sources)
-
-
 @pytest.mark.skipif(
-    not checkpoints_available(),
+    not resume_drill.checkpoints_available(),
     reason="needs epoch checkpoints in training (issue 5): no training code logs "
     "'resuming from epoch K of N (checkpoint PATH)' on this branch",
 )
-def test_cancelled_training_job_resumes_from_its_epoch_checkpoint(
-    slurm_runs, tmp_path: Path, toy_dir: Path
-):
-    """Cancel train_pretrain mid-run with scancel; the rerun resumes instead of starting over.
+def test_cancelled_training_job_resumes_from_its_epoch_checkpoint(slurm_runs):
+    """scancel train_pretrain mid-run; rerunning the workflow resumes it, not starts it over.
 
-    Runs in a copy of the finished SLURM run (upstream results reused), with a long
-    pretraining and `--retries 0`, so the cancelled job fails the run and a second
-    `snakemake` invocation (as a user restarting it) resubmits it. (With the profile's
-    `retries: 2` Snakemake would resubmit it by itself, but with twice res("gpu")'s memory,
-    more than the test node has.)
+    The drill (tests/slurm/resume_drill.py) ran alongside the other runs.
     """
-    workdir = tmp_path / "resume"
-    finished = slurm_runs.slurm / "results"
-    # Upstream results only: no training outputs and no epoch checkpoints of that run.
-    shutil.copytree(
-        finished,
-        workdir / "results",
-        ignore=lambda folder, names: ["train"] if Path(folder) == finished else [],
-    )
-    make_workdir(
-        workdir,
-        toy_dir / "cohorts.tsv",
-        {"train": {"pretrain": {"epochs": RESUME_EPOCHS}}},
-    )
-    target = ("results/train/encoder.pt", "--retries", "0")
-    since = sacct_now()
-    first = start_snakemake(workdir, snakemake_command(*target), log_name="first.out")
-    log = workdir / "logs" / "train_pretrain" / "all.log"
-    cancelled_at, deadline = None, time.monotonic() + 600
-    while cancelled_at is None and time.monotonic() < deadline and first.poll() is None:
-        epochs = (
-            [int(m.group(1)) for m in EPOCH_LINE.finditer(log.read_text())] if log.exists() else []
-        )
-        job_id = running_job(workdir, "train_pretrain")
-        if job_id and epochs and max(epochs) >= RESUME_EPOCHS // 10:
-            subprocess.run(["scancel", job_id], check=True, timeout=60)
-            cancelled_at = max(epochs)
-        time.sleep(0.2)
-    returncode, output = finish(first, workdir, "first.out")
-    assert cancelled_at is not None, (
-        f"training ended before it could be cancelled:\n{output[-3000:]}"
-    )
-    assert returncode != 0, output[-3000:]
-    assert cancelled_at < RESUME_EPOCHS, "raise RESUME_EPOCHS: training finished first"
+    drill = slurm_runs.resume
+    assert drill is not None and drill.error is None, drill
+    assert drill.cancelled_job is not None, f"never cancelled:\n{drill.first[1][-3000:]}"
+    first_code, first_output = drill.first
+    assert first_code == 1, first_output[-3000:]
+    assert drill.cancelled_at_epoch < resume_drill.RESUME_EPOCHS, "raise RESUME_EPOCHS"
+    second_code, second_output = drill.second
+    assert second_code == 0, second_output[-6000:]
 
-    second = start_snakemake(workdir, snakemake_command(*target), log_name="second.out")
-    returncode, output = finish(second, workdir, "second.out")
-    assert returncode == 0, output[-6000:]
-
+    jobs = sacct_jobs(drill.workdir, since=drill.since)
     runs = sorted(
-        (job for job in sacct_jobs(workdir, since=since) if job.rules == {"train_pretrain"}),
-        key=lambda job: int(job.job_id),
+        (job for job in jobs if job.rules == {"train_pretrain"}), key=lambda job: int(job.job_id)
     )
-    assert [job.state.split()[0] for job in runs] == ["CANCELLED", "COMPLETED"]
-    assert all(job.partition == "gpu" for job in runs)
-    resumed = RESUME_LINE.search(log.read_text())
-    assert resumed, log.read_text()[-3000:]
+    assert [(job.job_id, job.state.split()[0]) for job in runs] == [
+        (drill.cancelled_job, "CANCELLED"),
+        (runs[-1].job_id, "COMPLETED"),
+    ]
+    assert all(job.partition == "gpu" and job.tres("gres/gpu") == 1 for job in runs)
+    text = drill.log.read_text()  # the log of the resumed attempt
+    resumed = resume_drill.RESUME_LINE.search(text)
+    assert resumed, text[-3000:]
     start, total = int(resumed.group(1)), int(resumed.group(2))
-    assert total == RESUME_EPOCHS and 1 <= start <= cancelled_at
-    later_epochs = [int(m.group(1)) for m in EPOCH_LINE.finditer(log.read_text())]
-    assert min(later_epochs) == start + 1, "the resumed job started over"
-    history = (workdir / "results" / "train" / "pretrain_history.tsv").read_text().splitlines()
-    assert len(history) == 1 + RESUME_EPOCHS
+    assert total == resume_drill.RESUME_EPOCHS
+    assert 1 <= start <= drill.cancelled_at_epoch
+    assert min(drill.epochs_logged()) == start + 1, "the resumed job started over"
+    assert max(drill.epochs_logged()) == total
+    history = drill.workdir / "results" / "train" / "pretrain_history.tsv"
+    assert len(history.read_text().splitlines()) == 1 + total  # every epoch, once
