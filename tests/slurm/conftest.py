@@ -27,6 +27,7 @@ from tests.slurm.helpers import (
     DRILL_SNAKEFILE,
     PlannedJob,
     finish,
+    kill,
     planned_jobs,
     run_env,
     running_job,
@@ -180,31 +181,36 @@ def slurm_runs(slurm_cluster, toy_dir: Path, tmp_path_factory: pytest.TempPathFa
     }
     cancelled_job, cancelled_at, cancel_ended = None, None, None
     resume, resume_thread = None, None
-    while any(process.poll() is None for process in processes.values()):
-        if (
-            resume is None
-            and processes["local"].poll() == 0
-            and resume_drill.checkpoints_available()
-        ):
-            resume = resume_drill.prepare(
-                tmp_path_factory.mktemp("slurm-resume"), folders["local"] / "results", sheet
-            )
-            resume_thread = threading.Thread(target=resume_drill.run, args=(resume,))
-            resume_thread.start()
-        if cancelled_job is None:
-            cancelled_job = running_job(folders["cancel"], "drill_sleep")
-            if cancelled_job is not None:
-                time.sleep(2)  # let it run a little
-                subprocess.run(["scancel", cancelled_job], check=True, timeout=60)
-                cancelled_at = time.monotonic()
-        if cancel_ended is None and processes["cancel"].poll() is not None:
-            cancel_ended = time.monotonic()
-        time.sleep(0.5)
-    results = {
-        name: finish(process, folders[name], "snakemake.out") for name, process in processes.items()
-    }
-    if resume_thread is not None:
-        resume_thread.join()
+    try:
+        while any(process.poll() is None for process in processes.values()):
+            if (
+                resume is None
+                and processes["local"].poll() == 0
+                and resume_drill.checkpoints_available()
+            ):
+                resume = resume_drill.prepare(
+                    tmp_path_factory.mktemp("slurm-resume"), folders["local"] / "results", sheet
+                )
+                resume_thread = threading.Thread(target=resume_drill.run, args=(resume,))
+                resume_thread.start()
+            if cancelled_job is None:
+                cancelled_job = running_job(folders["cancel"], "drill_sleep")
+                if cancelled_job is not None:
+                    time.sleep(2)  # let it run a little
+                    subprocess.run(["scancel", cancelled_job], check=True, timeout=60)
+                    cancelled_at = time.monotonic()
+            if cancel_ended is None and processes["cancel"].poll() is not None:
+                cancel_ended = time.monotonic()
+            time.sleep(0.5)
+        results = {
+            name: finish(process, folders[name], "snakemake.out")
+            for name, process in processes.items()
+        }
+        if resume_thread is not None:
+            resume_thread.join()
+    finally:  # a failed assertion or an interrupt must not leave runs behind
+        for process in processes.values():
+            kill(process)
     cancelled = None
     if cancelled_job is not None:
         cancelled = (cancelled_job, (cancel_ended or time.monotonic()) - cancelled_at)

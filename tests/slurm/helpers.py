@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -36,11 +37,27 @@ def snakemake_command(
 
 
 def start_snakemake(workdir: Path, command: list[str], *, log_name: str) -> subprocess.Popen:
-    """Start ``command`` in ``workdir`` with stdout and stderr in ``workdir/log_name``."""
+    """Start ``command`` in ``workdir`` with stdout and stderr in ``workdir/log_name``.
+
+    It gets a process group of its own, so that :func:`kill` can end it with its children.
+    """
     log = (workdir / log_name).open("w")
     return subprocess.Popen(
-        command, cwd=workdir, env=run_env(), stdout=log, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=workdir,
+        env=run_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL a run started by :func:`start_snakemake` (its own process group) if it runs."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
 
 
 def finish(process: subprocess.Popen, workdir: Path, log_name: str) -> tuple[int, str]:

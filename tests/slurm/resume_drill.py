@@ -21,7 +21,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.slurm.helpers import finish, running_job, sacct_now, snakemake_command, start_snakemake
+from tests.slurm.helpers import (
+    finish,
+    kill,
+    running_job,
+    sacct_now,
+    snakemake_command,
+    start_snakemake,
+)
 from tests.workflow.helpers import REPO, make_workdir
 
 RESUME_LINE = re.compile(r"resuming from epoch (\d+) of (\d+) \(checkpoint (.+)\)")
@@ -77,9 +84,11 @@ def prepare(workdir: Path, finished_results: Path, cohorts: Path) -> ResumeDrill
 
 def run(drill: ResumeDrill) -> None:
     """Run, cancel mid-run, run again; record what happened in ``drill``."""
+    started = []
     try:
         drill.since = sacct_now()
         first = start_snakemake(drill.workdir, snakemake_command(*TARGET), log_name="first.out")
+        started.append(first)
         deadline = time.monotonic() + 600
         while drill.cancelled_job is None and first.poll() is None:
             if time.monotonic() > deadline:
@@ -94,6 +103,10 @@ def run(drill: ResumeDrill) -> None:
         if drill.cancelled_job is None:
             return
         second = start_snakemake(drill.workdir, snakemake_command(*TARGET), log_name="second.out")
+        started.append(second)
         drill.second = finish(second, drill.workdir, "second.out")
     except Exception as error:  # reported by the test, not lost in the thread
         drill.error = repr(error)
+    finally:
+        for process in started:
+            kill(process)
