@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.omicsflow-installed
 SNAKEMAKE := $(BIN)/snakemake --profile profiles/default --cores $(CORES)
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv clean slurm-profile
 
 venv: $(STAMP)
 
@@ -42,6 +42,19 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# `snakemake --profile slurm` from any folder: link profiles/slurm into Snakemake's profile
+# folder ($XDG_CONFIG_HOME/snakemake, default ~/.config/snakemake). Run once per user.
+SNAKEMAKE_PROFILES ?= $(if $(XDG_CONFIG_HOME),$(XDG_CONFIG_HOME),$(HOME)/.config)/snakemake
+slurm-profile:
+	@if [ -e "$(SNAKEMAKE_PROFILES)/slurm" ] && [ ! -L "$(SNAKEMAKE_PROFILES)/slurm" ]; then \
+		echo "$(SNAKEMAKE_PROFILES)/slurm exists and is not a link; move it away first" >&2; \
+		exit 1; \
+	fi
+	mkdir -p "$(SNAKEMAKE_PROFILES)"
+	ln -sfn "$(abspath profiles/slurm)" "$(SNAKEMAKE_PROFILES)/slurm"
+	@echo "Linked $(SNAKEMAKE_PROFILES)/slurm -> $(abspath profiles/slurm)"
+	@echo "Dry run from any folder:  snakemake --profile slurm -n"
 
 clean:
 	rm -rf results logs benchmarks .snakemake resources/demo

@@ -39,18 +39,28 @@ wildcard_constraints:
 
 
 # ---------------------------------------------------------------- resources by label
-# Memory (MB) and runtime (minutes) grow with each attempt, so a job killed for memory or
-# time is resubmitted bigger (profiles set `retries`).
+# Rules say `resources: **res("low"|"medium"|"high"|"gpu")`, never raw numbers; `threads:` stays
+# a rule directive. Memory (MB) and runtime (minutes) grow with each attempt, so a job killed
+# for memory or time is resubmitted bigger (profiles set `retries`). "gpu" also asks for one
+# GPU with the SLURM plugin's generic `gpu` resource (sbatch --gpus=1); profiles/slurm sends
+# every job that asks for a GPU to the GPU partition, so a new rule using res("gpu") needs no
+# profile edit. Partitions, accounts and GPU models live in profiles/slurm/config.yaml only.
+# Local runs do not limit `gpu` (it is not in --resources), so no GPU is needed there.
 RESOURCE_CLASSES = {
     "low": {"mem_mb": 2000, "runtime": 15},
     "medium": {"mem_mb": 6000, "runtime": 60},
     "high": {"mem_mb": 16000, "runtime": 240},
-    "gpu": {"mem_mb": 16000, "runtime": 240},
+    "gpu": {"mem_mb": 16000, "runtime": 240, "gpu": 1},
 }
+SCALED_BY_ATTEMPT = ("mem_mb", "runtime")
 
 
 def res(label):
     """Resources of a class; memory and runtime scale with the attempt number."""
+    if label not in RESOURCE_CLASSES:
+        raise ValueError(
+            f"unknown resource class {label!r}; expected one of {sorted(RESOURCE_CLASSES)}"
+        )
     spec = RESOURCE_CLASSES[label]
 
     def mem_mb(wildcards, attempt):
@@ -59,7 +69,8 @@ def res(label):
     def runtime(wildcards, attempt):
         return spec["runtime"] * attempt
 
-    return {"mem_mb": mem_mb, "runtime": runtime}
+    fixed = {key: value for key, value in spec.items() if key not in SCALED_BY_ATTEMPT}
+    return {"mem_mb": mem_mb, "runtime": runtime, **fixed}
 
 
 # ---------------------------------------------------------------- input functions
