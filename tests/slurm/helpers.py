@@ -36,8 +36,12 @@ def snakemake_command(
     return ["timeout", "-k", "30", str(limit_s), *command]
 
 
-def start_snakemake(workdir: Path, command: list[str], *, log_name: str) -> subprocess.Popen:
+def start_snakemake(
+    workdir: Path, command: list[str], *, log_name: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """Start ``command`` in ``workdir`` with stdout and stderr in ``workdir/log_name``.
+
+    ``env`` adds variables to the environment (the SLURM jobs inherit it: ``--export=ALL``).
 
     It gets a process group of its own, so that :func:`kill` can end it with its children.
     """
@@ -45,7 +49,7 @@ def start_snakemake(workdir: Path, command: list[str], *, log_name: str) -> subp
     return subprocess.Popen(
         command,
         cwd=workdir,
-        env=run_env(),
+        env={**run_env(), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
