@@ -12,6 +12,9 @@ from tests.slurm.helpers import sacct_jobs
 
 pytestmark = pytest.mark.slurm
 
+# The network-training rules: res("gpu"), so SLURM sends them to the gpu partition.
+GPU_RULES = {"train_pretrain", "train_cv_fold", "train_finetune"}
+
 
 @pytest.fixture(scope="module")
 def jobs(slurm_runs):
@@ -34,11 +37,11 @@ def test_every_rule_ran_as_a_slurm_job_that_completed(slurm_runs, jobs):
 
 
 def test_training_runs_on_the_gpu_partition_with_a_gpu_and_the_rest_on_cpu(slurm_runs, jobs):
-    planned_training = {job.rule for job in slurm_runs.planned if job.rule.startswith("train_")}
-    assert {"train_pretrain", "train_finetune"} <= planned_training
+    planned_training = {job.rule for job in slurm_runs.planned if job.rule in GPU_RULES}
+    assert planned_training == GPU_RULES
     seen_training = set()
     for job in jobs:
-        training = {rule for rule in job.rules if rule.startswith("train_")}
+        training = {rule for rule in job.rules if rule in GPU_RULES}
         if training:
             assert training == job.rules, f"job {job.job_id} mixes {job.rules}"
             assert job.partition == "gpu", (job.comment, job.partition)
