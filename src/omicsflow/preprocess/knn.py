@@ -61,7 +61,7 @@ SENTINEL_DISTANCE = 1e10
 """Distance of two genes that share no observed sample (``dismax`` in impute's ``misdis``)."""
 
 _EXACT_BUDGET = 1 << 22  # float64 cells per block of exact distances (32 MB)
-_U32 = 2.0**-24  # unit roundoff of float32
+_FLOAT64_WORK = 5e8  # genes² × samples up to which the screen runs in float64
 
 
 def _exact_distances(
@@ -91,7 +91,7 @@ def _exact_selection(
     width = p if candidates is None else candidates.shape[1]
     block = max(1, _EXACT_BUDGET // max(1, width * n))
     selected = np.empty((rows.size, m), dtype=np.int64)
-    upper = np.empty(rows.size, dtype=np.float64)
+    mth = np.empty(rows.size, dtype=np.float64)
     for start in range(0, rows.size, block):
         part = rows[start : start + block]
         if candidates is None:
@@ -101,128 +101,220 @@ def _exact_selection(
         dist = _exact_distances(values, observed, part, cand)
         order = np.lexsort((cand, dist), axis=-1)[:, :m]
         selected[start : start + part.size] = np.take_along_axis(cand, order, axis=1)
-        upper[start : start + part.size] = np.take_along_axis(dist, order[:, -1:], axis=1)[:, 0]
-    return selected, upper
+        mth[start : start + part.size] = np.take_along_axis(dist, order[:, -1:], axis=1)[:, 0]
+    return selected, mth
 
 
-def _keep_smallest(
-    best: np.ndarray, best_idx: np.ndarray, rows: slice, bounds: np.ndarray, col0: int
-) -> None:
-    """Merge a tile of lower bounds into the running ``c`` smallest of each row.
+class _Screen:
+    """Per gene, the ``c`` genes with the smallest lower bounds on their distance.
 
-    Once every row holds ``c`` values, only tile entries below a row's current largest can
-    enter; those few are gathered first, so the partial sort runs on narrow arrays.
+    Carries each kept gene's co-observed count, from which :meth:`sorted` derives the upper
+    bound ``lower + 2 gamma (‖x_i‖ + ‖x_j‖)² / count`` (see :func:`_tile_bounds`).
     """
-    c = best.shape[1]
-    current, current_idx = best[rows], best_idx[rows]
-    threshold = current.max(axis=1)
-    if np.isinf(threshold).any():
-        entries = bounds
-        entry_idx = np.broadcast_to(np.arange(col0, col0 + bounds.shape[1]), bounds.shape)
-    else:
-        hit_row, hit_col = np.nonzero(bounds < threshold[:, None])
-        if hit_row.size == 0:
-            return
-        counts = np.bincount(hit_row, minlength=current.shape[0])
-        slot = np.arange(hit_row.size) - (np.cumsum(counts) - counts)[hit_row]
-        entries = np.full((current.shape[0], counts.max()), np.inf, dtype=best.dtype)
-        entry_idx = np.zeros(entries.shape, dtype=np.int64)
-        entries[hit_row, slot] = bounds[hit_row, hit_col]
-        entry_idx[hit_row, slot] = hit_col + col0
-    merged = np.concatenate([current, entries], axis=1)
-    part = np.argpartition(merged, c - 1, axis=1)[:, :c]
-    best[rows] = np.take_along_axis(merged, part, axis=1)
-    best_idx[rows] = np.take_along_axis(
-        np.concatenate([current_idx, entry_idx], axis=1), part, axis=1
-    )
+
+    _CHUNK = 256  # tile columns merged at a time: after the first, few entries pass the bar
+
+    def __init__(
+        self, c: int, dtype: type, gamma: float, row_norms: np.ndarray, col_norms: np.ndarray
+    ) -> None:
+        self.lower = np.full((row_norms.size, c), np.inf, dtype=dtype)
+        self.count = np.ones((row_norms.size, c), dtype=dtype)
+        self.index = np.zeros((row_norms.size, c), dtype=np.int64)
+        self.gamma = gamma
+        self.row_norms = row_norms
+        self.col_norms = col_norms
+
+    def add(self, rows: slice, lower: np.ndarray, count: np.ndarray, col0: int) -> None:
+        """Merge a tile (rows × consecutive genes from ``col0``) into the screen."""
+        for start in range(0, lower.shape[1], self._CHUNK):
+            stop = min(start + self._CHUNK, lower.shape[1])
+            self._merge(rows, lower[:, start:stop], count[:, start:stop], col0 + start)
+
+    def _merge(self, rows: slice, lower: np.ndarray, count: np.ndarray, col0: int) -> None:
+        c = self.lower.shape[1]
+        cur_lower, cur_count, cur_index = self.lower[rows], self.count[rows], self.index[rows]
+        threshold = cur_lower.max(axis=1)
+        if np.isinf(threshold).any():
+            new_lower, new_count = lower, count
+            new_index = np.broadcast_to(np.arange(col0, col0 + lower.shape[1]), lower.shape)
+        else:  # only entries below a row's current largest can enter: gather those few
+            hit_row, hit_col = np.nonzero(lower < threshold[:, None])
+            if hit_row.size == 0:
+                return
+            counts = np.bincount(hit_row, minlength=cur_lower.shape[0])
+            slot = np.arange(hit_row.size) - (np.cumsum(counts) - counts)[hit_row]
+            shape = (cur_lower.shape[0], int(counts.max()))
+            new_lower = np.full(shape, np.inf, dtype=self.lower.dtype)
+            new_count = np.ones(shape, dtype=self.lower.dtype)
+            new_index = np.zeros(shape, dtype=np.int64)
+            new_lower[hit_row, slot] = lower[hit_row, hit_col]
+            new_count[hit_row, slot] = count[hit_row, hit_col]
+            new_index[hit_row, slot] = hit_col + col0
+        merged = np.concatenate([cur_lower, new_lower], axis=1)
+        part = np.argpartition(merged, c - 1, axis=1)[:, :c]
+        self.lower[rows] = np.take_along_axis(merged, part, axis=1)
+        self.count[rows] = np.take_along_axis(
+            np.concatenate([cur_count, new_count], axis=1), part, axis=1
+        )
+        self.index[rows] = np.take_along_axis(
+            np.concatenate([cur_index, new_index], axis=1), part, axis=1
+        )
+
+    def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Lower bounds (ascending), upper bounds and gene indices, ``rows × c``."""
+        order = np.argsort(self.lower, axis=1, kind="stable")
+        lower = np.take_along_axis(self.lower, order, axis=1).astype(np.float64)
+        count = np.take_along_axis(self.count, order, axis=1).astype(np.float64)
+        index = np.take_along_axis(self.index, order, axis=1)
+        spread = np.square(self.row_norms[:, None] + self.col_norms[index].astype(np.float64))
+        upper = lower + 2.0 * self.gamma * spread / count
+        sentinel = lower == SENTINEL_DISTANCE
+        upper[sentinel] = SENTINEL_DISTANCE
+        return lower, upper, index
 
 
 def _factors(
-    values: np.ndarray, observed: np.ndarray, shift: float, dtype: type
+    values: np.ndarray, observed: np.ndarray, shift: float, dtype: type, gamma: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``[x, x², m]``, ``[-2x, m, x²]``, ``m`` and row norms of ``x`` (zero where missing)."""
-    centred = np.where(observed, values - shift, 0.0)
+    """The two factors of the bound product, the observed mask and row norms of ``x``.
+
+    ``x`` is the shifted value, zero where missing, ``m`` the observed mask, ``r`` the
+    (slightly inflated) row norm of ``x``: ``[x, x², m, -g r², -2 g r, -g]`` and
+    ``[-2x, m, x², 1, r, r²]`` multiply to ``Σ m m (x - x')² - g (r + r')²``.
+    """
+    centred = np.where(observed, values - shift, 0.0).astype(dtype)
     squares = centred * centred
-    norms = np.sqrt(squares.sum(axis=1)).astype(dtype)
     mask = observed.astype(dtype)
-    left = np.concatenate([centred, squares, mask], axis=1).astype(dtype)
-    right = np.concatenate([-2.0 * centred, mask, squares], axis=1).astype(dtype)
+    norms = np.sqrt(squares.sum(axis=1, dtype=np.float64)) * (1 + 1e-5)
+    one = np.ones_like(norms)
+    left = np.concatenate(
+        [
+            centred,
+            squares,
+            mask,
+            np.stack([-gamma * norms**2, -2 * gamma * norms, -gamma * one], 1),
+        ],
+        axis=1,
+        dtype=dtype,
+    )
+    right = np.concatenate(
+        [dtype(-2.0) * centred, mask, squares, np.stack([one, norms, norms**2], 1)],
+        axis=1,
+        dtype=dtype,
+    )
     return left, right, mask, norms
 
 
 def _tile_bounds(
-    left: np.ndarray,
-    right: np.ndarray,
-    mask_rows: np.ndarray,
-    mask_cols: np.ndarray,
-    norm_rows: np.ndarray,
-    norm_cols: np.ndarray,
-    gamma: float,
-) -> np.ndarray:
-    """Certified lower bounds on the distances of a block of genes to another block.
-
-    ``left @ right.T`` is the masked sum of squared differences and ``mask @ mask.T`` the
-    co-observed count. In floating point with unit roundoff u, a sum of K products is off by at
-    most about ``K u Σ|terms|``, and ``Σ|terms| ≤ (‖x_i‖ + ‖x_j‖)²``; ``gamma`` is twice
-    ``K u`` (inputs rounded, the division, a margin), so the bound never exceeds the exact
-    distance. Genes sharing no sample get the exact sentinel.
-    """
-    dtype = left.dtype.type
-    total = left @ right.T
-    count = mask_rows @ mask_cols.T
-    error = dtype(gamma) * np.square(norm_rows[:, None] + norm_cols[None, :])
-    bounds = (total - error) / np.maximum(count, dtype(1.0))
-    bounds[count == 0] = SENTINEL_DISTANCE
-    return bounds
-
-
-def _gamma(n: int, unit_roundoff: float) -> float:
-    return 2.0 * (3 * n + 8) * unit_roundoff
-
-
-def _candidate_bounds(
-    values: np.ndarray, observed: np.ndarray, c: int, block_size: int
+    left: np.ndarray, right: np.ndarray, mask_rows: np.ndarray, mask_cols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``c`` genes with the smallest float32 lower bound on their distance, per gene.
+    """Certified lower bounds on the distances of a block of genes to another, and counts.
 
-    Each pair of genes is computed once (symmetric blocks) in float32 (:func:`_tile_bounds`).
+    ``left @ right.T`` (:func:`_factors`) is the masked sum of squared differences minus the
+    error allowance ``g (‖x_i‖ + ‖x_j‖)²`` and ``mask @ mask.T`` the co-observed count. In
+    floating point with unit roundoff u, a sum of K products is off by at most about
+    ``K u Σ|terms|``, and ``Σ|terms| ≤ (‖x_i‖ + ‖x_j‖)²``; ``g`` is twice ``K u`` (inputs
+    rounded, the division, a margin), so the bound always holds. Genes sharing no sample get
+    the exact sentinel.
     """
+    lower = left @ right.T
+    count = mask_rows @ mask_cols.T
+    shared_none = count == 0
+    if shared_none.any():
+        count[shared_none] = 1.0
+        lower /= count
+        lower[shared_none] = SENTINEL_DISTANCE
+    else:
+        lower /= count
+    return lower, count
+
+
+def _gamma(n: int, dtype: type) -> float:
+    return 2.0 * (3 * n + 8) * float(np.finfo(dtype).eps) / 2
+
+
+def _screen_all(
+    values: np.ndarray, observed: np.ndarray, c: int, block_size: int, dtype: type
+) -> _Screen:
+    """Bounds for every pair of genes, each pair computed once (symmetric blocks)."""
     p, n = values.shape
     shift = float(values[observed].mean())  # distances are shift-invariant; smaller norms
-    left, right, mask, norms = _factors(values, observed, shift, np.float32)
-    gamma = _gamma(n, 2.0**-24)
-    best = np.full((p, c), np.inf, dtype=np.float32)
-    best_idx = np.zeros((p, c), dtype=np.int64)
+    gamma = _gamma(n, dtype)
+    left, right, mask, norms = _factors(values, observed, shift, dtype, gamma)
+    screen = _Screen(c, dtype, gamma, norms, norms)
     edges = [*range(0, p, block_size), p]
     for a in range(len(edges) - 1):
         rows = slice(edges[a], edges[a + 1])
         for b in range(a, len(edges) - 1):
             cols = slice(edges[b], edges[b + 1])
-            bounds = _tile_bounds(
-                left[rows], right[cols], mask[rows], mask[cols], norms[rows], norms[cols], gamma
-            )
-            _keep_smallest(best, best_idx, rows, bounds, edges[b])
+            lower, count = _tile_bounds(left[rows], right[cols], mask[rows], mask[cols])
+            screen.add(rows, lower, count, edges[b])
             if b != a:
-                _keep_smallest(best, best_idx, cols, bounds.T, edges[a])
-    return best, best_idx
+                screen.add(cols, lower.T, count.T, edges[a])
+    return screen
 
 
-def _row_candidates(
+def _screen_rows(
     values: np.ndarray, observed: np.ndarray, rows: np.ndarray, c: int, block_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """As :func:`_candidate_bounds` for some genes only, in float64 (much tighter bounds)."""
+) -> _Screen:
+    """Float64 bounds (much tighter) of some genes against every gene."""
     p, n = values.shape
     shift = float(values[observed].mean())
-    left, _, mask_rows, norm_rows = _factors(values[rows], observed[rows], shift, np.float64)
-    gamma = _gamma(n, 2.0**-53)
-    best = np.full((rows.size, c), np.inf)
-    best_idx = np.zeros((rows.size, c), dtype=np.int64)
+    gamma = _gamma(n, np.float64)
+    left, _, mask_rows, row_norms = _factors(values[rows], observed[rows], shift, np.float64, gamma)
+    blocks = []
     for start in range(0, p, block_size):
         cols = slice(start, min(start + block_size, p))
-        _, right, mask_cols, norm_cols = _factors(values[cols], observed[cols], shift, np.float64)
-        bounds = _tile_bounds(left, right, mask_rows, mask_cols, norm_rows, norm_cols, gamma)
-        _keep_smallest(best, best_idx, slice(None), bounds, start)
-    return best, best_idx
+        blocks.append(_factors(values[cols], observed[cols], shift, np.float64, gamma))
+    col_norms = np.concatenate([block[3] for block in blocks])
+    screen = _Screen(c, np.float64, gamma, row_norms, col_norms)
+    for number, (_, right, mask_cols, _) in enumerate(blocks):
+        lower, count = _tile_bounds(left, right, mask_rows, mask_cols)
+        screen.add(slice(None), lower, count, number * block_size)
+    return screen
+
+
+def _resolve(
+    values: np.ndarray, observed: np.ndarray, rows: np.ndarray, screen: _Screen, m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's first ``m`` genes from its screen: by the bounds alone, else exactly.
+
+    The bounds settle a row when the ``m`` smallest lower bounds belong to genes whose upper
+    bounds are all below every other lower bound (the set of the first ``m`` is then certain)
+    and the first of them is strictly below the rest (so is the gene R drops). Otherwise the
+    candidates are ranked by exact distances; that settles the row when every gene left out
+    of the screen has a lower bound above the ``m``-th exact distance.
+
+    Returns
+    -------
+    first : numpy.ndarray
+        ``(len(rows), m)`` indices; position 0 is the gene R drops, the rest the neighbours.
+    unsettled : numpy.ndarray
+        Boolean, rows the screen could not settle.
+    """
+    p, c = values.shape[0], screen.lower.shape[1]
+    lower, upper, index = screen.sorted()
+    first = index[:, :m].copy()
+    if c > m:  # genes outside the screen have lower bounds >= lower[:, c - 1] >= lower[:, m]
+        set_known = upper[:, :m].max(axis=1) < lower[:, m]
+    else:  # c == m: known only when no gene is outside the screen
+        set_known = np.full(len(rows), c == p)
+    settled = set_known & (upper[:, 0] < lower[:, 1])
+    exact = np.flatnonzero(~settled)
+    unsettled = np.zeros(len(rows), dtype=bool)
+    if exact.size:
+        # only candidates whose lower bound reaches below the largest upper bound of the
+        # first m can be among the first m: rank those exactly
+        reach = upper[exact, :m].max(axis=1)
+        width = max(m, int((lower[exact] <= reach[:, None]).sum(axis=1).max()))
+        first[exact], mth = _exact_selection(values, observed, rows[exact], index[exact, :width], m)
+        # genes not ranked have lower bounds >= lower[:, width] (or >= lower[:, c - 1] for the
+        # genes outside the screen); none of them can enter if that exceeds the m-th distance
+        if width < c:
+            unsettled[exact] = ~(lower[exact, width] > mth)
+        elif c < p:
+            unsettled[exact] = ~(lower[exact, c - 1] > mth)
+    return first, unsettled
 
 
 def neighbour_genes(
@@ -232,7 +324,13 @@ def neighbour_genes(
     n_candidates: int | None = None,
     block_size: int = 2048,
 ) -> np.ndarray:
-    """Each gene's ``k`` neighbours in ``impute.knn`` order (exact, with fast screening).
+    """Each gene's ``k`` neighbours under ``impute.knn``'s rule (exact, with fast screening).
+
+    Float32 products bound every distance from below and above (:func:`_tile_bounds`); most
+    genes' neighbour sets follow from the bounds alone, the others are ranked by exact
+    distances among their screened candidates, rescreened in float64 if that is not
+    conclusive, and as a last resort searched exhaustively — so the result is always the
+    exact one.
 
     Parameters
     ----------
@@ -241,16 +339,16 @@ def neighbour_genes(
     k
         Neighbours per gene; fewer when there are not ``k + 1`` genes.
     n_candidates
-        Genes kept per gene by the float32 screen before exact re-ranking (default
-        ``k + 1 + max(10, k)``). Any gene whose screen cannot certify the result is
-        recomputed exactly against all genes, so this only affects speed.
+        Genes kept per gene by the float32 screen (default ``k + 1 + max(10, k)``); only
+        affects speed.
     block_size
         Genes per block of the screening products (memory ~ ``block_size²``).
 
     Returns
     -------
     numpy.ndarray
-        ``(n_genes, min(k, n_genes - 1))`` int64 row indices into ``values``.
+        ``(n_genes, min(k, n_genes - 1))`` int64 row indices into ``values``, each row in
+        ascending order (the neighbours form a set: the imputation averages them).
     """
     p = values.shape[0]
     m = min(k + 1, p)
@@ -260,19 +358,17 @@ def neighbour_genes(
     rows = np.arange(p)
     c = m + max(10, k) if n_candidates is None else n_candidates
     c = min(max(c, m), p)
-    if c == p:
-        selected, _ = _exact_selection(values, observed, rows, None, m)
-        return selected[:, 1:]
-    bounds, candidates = _candidate_bounds(values, observed, c, block_size)
-    selected, upper = _exact_selection(values, observed, rows, candidates, m)
-    # Every gene left out has a lower bound >= the largest one kept; if that exceeds the m-th
-    # exact distance, no gene left out can enter the first m (not even by a tie).
-    uncertain = np.flatnonzero(~(bounds.max(axis=1) > upper))
+    # float64 products where they are cheap (their bounds settle nearly every gene), float32
+    # (3-4× faster, looser bounds, more exact re-ranking) for large matrices
+    dtype = np.float64 if p * p * values.shape[1] <= _FLOAT64_WORK else np.float32
+    screen = _screen_all(values, observed, c, block_size, dtype)
+    first, unsettled = _resolve(values, observed, rows, screen, m)
+    uncertain = np.flatnonzero(unsettled)
     if uncertain.size:
         wider = min(p, 4 * c)
-        bounds, candidates = _row_candidates(values, observed, uncertain, wider, block_size)
-        selected[uncertain], upper = _exact_selection(values, observed, uncertain, candidates, m)
-        still = uncertain[~(bounds.max(axis=1) > upper)] if wider < p else uncertain[:0]
+        screen = _screen_rows(values, observed, uncertain, wider, block_size)
+        first[uncertain], still = _resolve(values, observed, uncertain, screen, m)
+        still = uncertain[still]
         logger.info(
             "kNN: %d of %d genes rescreened in float64, %d searched exhaustively",
             uncertain.size,
@@ -280,8 +376,8 @@ def neighbour_genes(
             still.size,
         )
         if still.size:
-            selected[still], _ = _exact_selection(values, observed, still, None, m)
-    return selected[:, 1:]
+            first[still], _ = _exact_selection(values, observed, still, None, m)
+    return np.sort(first[:, 1:], axis=1)
 
 
 class KNNGeneImputer(TransformerMixin, BaseEstimator):
