@@ -105,6 +105,7 @@ def gene_alignment_plot(path: str | Path, table: pd.DataFrame) -> None:
     ]
     ax.set_yticks(positions, labels)
     ax.set_xlabel("genes")
+    ax.set_title(f"{int(table['n_kept'].iloc[0] + table['n_absent'].iloc[0])} model genes", pad=24)
     ax.set_xlim(0, float((table["n_genes"] + table["n_absent"]).max()) * 1.18)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
     for spine in ("top", "right"):

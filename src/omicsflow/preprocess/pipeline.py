@@ -113,6 +113,14 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         self.normalizer_ = Normalizer(self.normalize).fit(imputed)
         self.fitted_on_ = cohort
         self.n_samples_ = int(X.shape[0])
+        logger.info(
+            "fitted %s imputation and %s normalisation on cohort %s (%d samples × %d genes)",
+            self.imputer_.method_,
+            self.normalize,
+            cohort,
+            X.shape[0],
+            len(self.genes),
+        )
         return self
 
     def transform(
