@@ -17,32 +17,41 @@ The definition (Troyanskaya et al. 2001, as coded in the Fortran routines ``misd
   missing cell gets that per-sample mean; a sample missing more than ``colmax * n_genes`` genes
   is an error.
 
-Deliberate differences from R, none of which changes a result on valid input:
+Deliberate differences from R:
 
 * R splits matrices of more than ``maxp`` (1500) genes into random two-means clusters and
-  searches neighbours only inside a cluster (an approximation for speed). Here neighbours are
-  always searched among *all* genes, exactly; :func:`neighbour_genes` makes that fast instead
-  (float32 matrix products in symmetric blocks give certified lower bounds, and the few
-  candidates per gene are re-ranked with exact float64 distances). No random seed is needed.
+  searches neighbours only inside a gene's cluster — an approximation for speed, seeded by
+  ``rng.seed``. Here neighbours are always searched among *all* genes, exactly (so above 1500
+  genes results differ from R's approximation, not from the definition), and no seed is
+  needed. :func:`neighbour_genes` makes the exact search fast: float32 matrix products in
+  symmetric blocks give certified lower and upper bounds on every distance, most genes'
+  neighbour sets follow from the bounds alone, and the rest are ranked by exact float64
+  distances among a few candidates.
 * A gene with no observed value is an error here (R silently fills it with sample means), and
-  with ``k`` or more genes missing the neighbour list is shortened to the genes that exist
-  (R reads past its work array).
+  with fewer than ``k + 1`` genes to choose from the neighbour list is shortened (R reads past
+  its work array).
 
 Fitting stores, for every gene, the indices of its ``k`` neighbour genes and whether it is
 mean-filled — no expression values. :meth:`KNNGeneImputer.transform` fills a cohort's missing
 cells from those fixed neighbours using that cohort's own values in the same sample, so a
-validation cohort is imputed with the discovery cohort's neighbour structure, unchanged.
+validation cohort is imputed with the discovery cohort's neighbour structure, unchanged
+(``rowmax`` is decided on the fitted cohort; ``colmax`` is checked on every cohort). On the
+fitted cohort itself, ``fit`` then ``transform`` is exactly ``impute.knn``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from threadpoolctl import threadpool_limits
 
 from omicsflow.errors import InputError, first_items
 from omicsflow.preprocess.checks import (
@@ -108,101 +117,95 @@ def _exact_selection(
 class _Screen:
     """Per gene, the ``c`` genes with the smallest lower bounds on their distance.
 
-    Carries each kept gene's co-observed count, from which :meth:`sorted` derives the upper
-    bound ``lower + 2 gamma (‖x_i‖ + ‖x_j‖)² / count`` (see :func:`_tile_bounds`).
+    Each kept entry also carries its error allowance ``gamma (‖x_i‖ + ‖x_j‖)² / count``
+    (norms taken with the shift its block was computed with): the lower bound plus twice that
+    is an upper bound (see :func:`_tile_bounds`).
     """
 
-    _CHUNK = 256  # tile columns merged at a time: after the first, few entries pass the bar
+    def __init__(self, n_rows: int, c: int, dtype: type) -> None:
+        self.lower = np.full((n_rows, c), np.inf, dtype=dtype)
+        self.allow = np.zeros((n_rows, c), dtype=np.float64)
+        self.index = np.zeros((n_rows, c), dtype=np.int64)
 
-    def __init__(
-        self, c: int, dtype: type, gamma: float, row_norms: np.ndarray, col_norms: np.ndarray
-    ) -> None:
-        self.lower = np.full((row_norms.size, c), np.inf, dtype=dtype)
-        self.count = np.ones((row_norms.size, c), dtype=dtype)
-        self.index = np.zeros((row_norms.size, c), dtype=np.int64)
-        self.gamma = gamma
-        self.row_norms = row_norms
-        self.col_norms = col_norms
-
-    def add(self, rows: slice, lower: np.ndarray, count: np.ndarray, col0: int) -> None:
-        """Merge a tile (rows × consecutive genes from ``col0``) into the screen."""
-        for start in range(0, lower.shape[1], self._CHUNK):
-            stop = min(start + self._CHUNK, lower.shape[1])
-            self._merge(rows, lower[:, start:stop], count[:, start:stop], col0 + start)
-
-    def _merge(self, rows: slice, lower: np.ndarray, count: np.ndarray, col0: int) -> None:
+    def merge(self, rows: slice, best: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Merge a block's best entries (:func:`_block_best`) for ``rows`` into the screen."""
+        lower, allow, index = best
         c = self.lower.shape[1]
-        cur_lower, cur_count, cur_index = self.lower[rows], self.count[rows], self.index[rows]
-        threshold = cur_lower.max(axis=1)
-        if np.isinf(threshold).any():
-            new_lower, new_count = lower, count
-            new_index = np.broadcast_to(np.arange(col0, col0 + lower.shape[1]), lower.shape)
-        else:  # only entries below a row's current largest can enter: gather those few
-            hit_row, hit_col = np.nonzero(lower < threshold[:, None])
-            if hit_row.size == 0:
-                return
-            counts = np.bincount(hit_row, minlength=cur_lower.shape[0])
-            slot = np.arange(hit_row.size) - (np.cumsum(counts) - counts)[hit_row]
-            shape = (cur_lower.shape[0], int(counts.max()))
-            new_lower = np.full(shape, np.inf, dtype=self.lower.dtype)
-            new_count = np.ones(shape, dtype=self.lower.dtype)
-            new_index = np.zeros(shape, dtype=np.int64)
-            new_lower[hit_row, slot] = lower[hit_row, hit_col]
-            new_count[hit_row, slot] = count[hit_row, hit_col]
-            new_index[hit_row, slot] = hit_col + col0
-        merged = np.concatenate([cur_lower, new_lower], axis=1)
+        merged = np.concatenate([self.lower[rows], lower], axis=1)
         part = np.argpartition(merged, c - 1, axis=1)[:, :c]
         self.lower[rows] = np.take_along_axis(merged, part, axis=1)
-        self.count[rows] = np.take_along_axis(
-            np.concatenate([cur_count, new_count], axis=1), part, axis=1
+        self.allow[rows] = np.take_along_axis(
+            np.concatenate([self.allow[rows], allow], axis=1), part, axis=1
         )
         self.index[rows] = np.take_along_axis(
-            np.concatenate([cur_index, new_index], axis=1), part, axis=1
+            np.concatenate([self.index[rows], index], axis=1), part, axis=1
         )
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Lower bounds (ascending), upper bounds and gene indices, ``rows × c``."""
         order = np.argsort(self.lower, axis=1, kind="stable")
         lower = np.take_along_axis(self.lower, order, axis=1).astype(np.float64)
-        count = np.take_along_axis(self.count, order, axis=1).astype(np.float64)
-        index = np.take_along_axis(self.index, order, axis=1)
-        spread = np.square(self.row_norms[:, None] + self.col_norms[index].astype(np.float64))
-        upper = lower + 2.0 * self.gamma * spread / count
-        sentinel = lower == SENTINEL_DISTANCE
-        upper[sentinel] = SENTINEL_DISTANCE
-        return lower, upper, index
+        upper = lower + 2.0 * np.take_along_axis(self.allow, order, axis=1)
+        upper[lower == SENTINEL_DISTANCE] = SENTINEL_DISTANCE
+        return lower, upper, np.take_along_axis(self.index, order, axis=1)
+
+    def reorder(self, order: np.ndarray) -> None:
+        """Rows and gene indices were in ``values[order]`` order: map back to ``values``."""
+        inverse = np.argsort(order)
+        self.lower = self.lower[inverse]
+        self.allow = self.allow[inverse]
+        self.index = order[self.index[inverse]]
 
 
-def _factors(
+def _block_best(
+    lower: np.ndarray,
+    count: np.ndarray,
+    row_norms: np.ndarray,
+    col_norms: np.ndarray,
+    col0: int,
+    c: int,
+    gamma: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's ``c`` smallest lower bounds in a block, their allowances and gene indices."""
+    lower = np.ascontiguousarray(lower)
+    width = min(c, lower.shape[1])
+    if width < lower.shape[1]:
+        part = np.argpartition(lower, width - 1, axis=1)[:, :width]
+    else:
+        part = np.broadcast_to(np.arange(width), lower.shape)
+    best = np.take_along_axis(lower, part, axis=1)
+    spread = np.square(row_norms[:, None] + col_norms[part])
+    allow = gamma * spread / np.take_along_axis(np.ascontiguousarray(count), part, axis=1)
+    return best, allow, part + col0
+
+
+def _left(
     values: np.ndarray, observed: np.ndarray, shift: float, dtype: type, gamma: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The two factors of the bound product, the observed mask and row norms of ``x``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row factor ``[x, x², m, -g r², -2 g r, -g]``, the mask ``m`` and the norms ``r``.
 
-    ``x`` is the shifted value, zero where missing, ``m`` the observed mask, ``r`` the
-    (slightly inflated) row norm of ``x``: ``[x, x², m, -g r², -2 g r, -g]`` and
-    ``[-2x, m, x², 1, r, r²]`` multiply to ``Σ m m (x - x')² - g (r + r')²``.
+    ``x`` is the value minus ``shift``, zero where missing; ``r`` its (slightly inflated)
+    row norm. With :func:`_right`, the product is ``Σ m m (x - x')² - g (r + r')²``.
     """
     centred = np.where(observed, values - shift, 0.0).astype(dtype)
     squares = centred * centred
     mask = observed.astype(dtype)
     norms = np.sqrt(squares.sum(axis=1, dtype=np.float64)) * (1 + 1e-5)
-    one = np.ones_like(norms)
-    left = np.concatenate(
-        [
-            centred,
-            squares,
-            mask,
-            np.stack([-gamma * norms**2, -2 * gamma * norms, -gamma * one], 1),
-        ],
-        axis=1,
-        dtype=dtype,
-    )
-    right = np.concatenate(
-        [dtype(-2.0) * centred, mask, squares, np.stack([one, norms, norms**2], 1)],
-        axis=1,
-        dtype=dtype,
-    )
-    return left, right, mask, norms
+    allowance = np.stack([-gamma * norms**2, -2 * gamma * norms, -gamma + 0 * norms], axis=1)
+    return np.concatenate([centred, squares, mask, allowance], axis=1, dtype=dtype), mask, norms
+
+
+def _right(
+    values: np.ndarray, observed: np.ndarray, shift: float, dtype: type
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column factor ``[-2x, m, x², 1, r, r²]``, the mask and the norms (see :func:`_left`)."""
+    centred = np.where(observed, values - shift, 0.0).astype(dtype)
+    squares = centred * centred
+    mask = observed.astype(dtype)
+    norms = np.sqrt(squares.sum(axis=1, dtype=np.float64)) * (1 + 1e-5)
+    powers = np.stack([1 + 0 * norms, norms, norms**2], axis=1)
+    right = np.concatenate([dtype(-2.0) * centred, mask, squares, powers], axis=1, dtype=dtype)
+    return right, mask, norms
 
 
 def _tile_bounds(
@@ -210,12 +213,12 @@ def _tile_bounds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Certified lower bounds on the distances of a block of genes to another, and counts.
 
-    ``left @ right.T`` (:func:`_factors`) is the masked sum of squared differences minus the
-    error allowance ``g (‖x_i‖ + ‖x_j‖)²`` and ``mask @ mask.T`` the co-observed count. In
-    floating point with unit roundoff u, a sum of K products is off by at most about
-    ``K u Σ|terms|``, and ``Σ|terms| ≤ (‖x_i‖ + ‖x_j‖)²``; ``g`` is twice ``K u`` (inputs
-    rounded, the division, a margin), so the bound always holds. Genes sharing no sample get
-    the exact sentinel.
+    ``left @ right.T`` (:func:`_left`, :func:`_right`) is the masked sum of squared
+    differences minus the error allowance ``g (‖x_i‖ + ‖x_j‖)²`` and ``mask @ mask.T`` the
+    co-observed count. In floating point with unit roundoff u, a sum of K products is off by at
+    most about ``K u Σ|terms|``, and ``Σ|terms| ≤ (‖x_i‖ + ‖x_j‖)²`` (:func:`_gamma`), so the
+    bound always holds; the allowance, hence the looseness, grows with the norms of the
+    shifted values. Genes sharing no sample get the exact sentinel.
     """
     lower = left @ right.T
     count = mask_rows @ mask_cols.T
@@ -238,24 +241,71 @@ def _gamma(n: int, dtype: type) -> float:
     return 1.25 * (3 * n + 8) * float(np.finfo(dtype).eps) / 2
 
 
+def _block_size(p: int) -> int:
+    """Genes per screening block: about p / 8, a power of two between 256 and 2048."""
+    return int(np.clip(2 ** np.floor(np.log2(max(p, 1) / 8)), 256, 2048))
+
+
+def _workers() -> int:
+    """Threads for the screen: the cores this process may use (at most 16)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 16))
+
+
 def _screen_all(
     values: np.ndarray, observed: np.ndarray, c: int, block_size: int, dtype: type
 ) -> _Screen:
-    """Bounds for every pair of genes, each pair computed once (symmetric blocks)."""
+    """Bounds for every pair of genes, each pair computed once (symmetric blocks).
+
+    Genes are visited in order of their mean level and each block pair is shifted by the row
+    block's mean level (distances do not change under a common shift): the norms, hence the
+    error allowance, are smallest exactly where near neighbours are found.
+
+    Blocks run on a pool of threads, each with a single-threaded BLAS, and are reduced there
+    to each row's best ``c`` entries; this thread merges them into the screen. Independent
+    products keep every core busy and, unlike a multi-threaded BLAS on many small products, do
+    not stall when the machine is shared.
+    """
     p, n = values.shape
-    shift = float(values[observed].mean())  # distances are shift-invariant; smaller norms
+    counts = observed.sum(axis=1)
+    level = np.where(observed, values, 0.0).sum(axis=1) / np.maximum(counts, 1)
+    order = np.argsort(level, kind="stable")
+    values, observed, level = values[order], observed[order], level[order]
     gamma = _gamma(n, dtype)
-    left, right, mask, norms = _factors(values, observed, shift, dtype, gamma)
-    screen = _Screen(c, dtype, gamma, norms, norms)
+    screen = _Screen(p, c, dtype)
     edges = [*range(0, p, block_size), p]
-    for a in range(len(edges) - 1):
-        rows = slice(edges[a], edges[a + 1])
-        for b in range(a, len(edges) - 1):
-            cols = slice(edges[b], edges[b + 1])
-            lower, count = _tile_bounds(left[rows], right[cols], mask[rows], mask[cols])
-            screen.add(rows, lower, count, edges[b])
-            if b != a:
-                screen.add(cols, lower.T, count.T, edges[a])
+    blocks = [slice(edges[a], edges[a + 1]) for a in range(len(edges) - 1)]
+    shifts = [float(level[rows].mean()) for rows in blocks]
+    lefts = [
+        _left(values[rows], observed[rows], shifts[a], dtype, gamma)
+        for a, rows in enumerate(blocks)
+    ]
+
+    def tile(a: int, b: int) -> tuple[tuple, tuple | None]:
+        cols = blocks[b]
+        right, mask_cols, col_norms = _right(values[cols], observed[cols], shifts[a], dtype)
+        left, mask_rows, row_norms = lefts[a]
+        lower, count = _tile_bounds(left, right, mask_rows, mask_cols)
+        rows_best = _block_best(lower, count, row_norms, col_norms, edges[b], c, gamma)
+        if a == b:
+            return rows_best, None
+        return rows_best, _block_best(lower.T, count.T, col_norms, row_norms, edges[a], c, gamma)
+
+    pairs = [(a, b) for a in range(len(blocks)) for b in range(a, len(blocks))]
+    workers = _workers()
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        pending = deque(pool.submit(tile, a, b) for a, b in pairs[: 2 * workers])
+        for number, (a, b) in enumerate(pairs):
+            rows_best, cols_best = pending.popleft().result()
+            if number + 2 * workers < len(pairs):
+                pending.append(pool.submit(tile, *pairs[number + 2 * workers]))
+            screen.merge(blocks[a], rows_best)
+            if cols_best is not None:
+                screen.merge(blocks[b], cols_best)
+    screen.reorder(order)
     return screen
 
 
@@ -266,16 +316,13 @@ def _screen_rows(
     p, n = values.shape
     shift = float(values[observed].mean())
     gamma = _gamma(n, np.float64)
-    left, _, mask_rows, row_norms = _factors(values[rows], observed[rows], shift, np.float64, gamma)
-    centred = np.where(observed, values - shift, 0.0)
-    col_norms = np.sqrt((centred * centred).sum(axis=1)) * (1 + 1e-5)
-    del centred
-    screen = _Screen(c, np.float64, gamma, row_norms, col_norms)
+    left, mask_rows, row_norms = _left(values[rows], observed[rows], shift, np.float64, gamma)
+    screen = _Screen(rows.size, c, np.float64)
     for start in range(0, p, block_size):
         cols = slice(start, min(start + block_size, p))
-        _, right, mask_cols, _ = _factors(values[cols], observed[cols], shift, np.float64, gamma)
+        right, mask_cols, col_norms = _right(values[cols], observed[cols], shift, np.float64)
         lower, count = _tile_bounds(left, right, mask_rows, mask_cols)
-        screen.add(slice(None), lower, count, start)
+        screen.merge(slice(None), _block_best(lower, count, row_norms, col_norms, start, c, gamma))
     return screen
 
 
@@ -327,7 +374,7 @@ def neighbour_genes(
     k: int,
     *,
     n_candidates: int | None = None,
-    block_size: int = 2048,
+    block_size: int | None = None,
 ) -> np.ndarray:
     """Each gene's ``k`` neighbours under ``impute.knn``'s rule (exact, with fast screening).
 
@@ -347,7 +394,8 @@ def neighbour_genes(
         Genes kept per gene by the float32 screen (default ``k + 1 + max(10, k)``); only
         affects speed.
     block_size
-        Genes per block of the screening products (memory ~ ``block_size²``).
+        Genes per block of the screening products (memory ~ ``block_size²``); by default
+        about ``n_genes / 8``, a power of two between 256 and 2048.
 
     Returns
     -------
@@ -361,6 +409,7 @@ def neighbour_genes(
         return np.empty((p, 0), dtype=np.int64)
     observed = ~np.isnan(values)
     rows = np.arange(p)
+    block_size = block_size or _block_size(p)
     c = m + max(10, k) if n_candidates is None else n_candidates
     c = min(max(c, m), p)
     # float64 products where they are cheap (their bounds settle nearly every gene), float32
