@@ -38,14 +38,14 @@ def check_frame(X: Any, what: str) -> pd.DataFrame:
 
 
 def numeric_values(X: pd.DataFrame, *, cohort: str | None = None) -> np.ndarray:
-    """The values of ``X`` as float64, refusing infinities.
+    """The values of ``X`` as float64 (possibly a view: do not modify), refusing infinities.
 
     Raises
     ------
     InputError
         If a value is infinite (missing values must be NaN).
     """
-    values = X.to_numpy(dtype=np.float64, copy=True)
+    values = X.to_numpy(dtype=np.float64)
     infinite = np.isinf(values)
     if infinite.any():
         rows, cols = np.nonzero(infinite)

@@ -145,8 +145,9 @@ def hide_observed(observed: np.ndarray, share: float, *, seed: int) -> np.ndarra
             fix="raise preprocess.auto.mask_share or choose an imputation method directly",
         )
     rng = np.random.default_rng(seed)
-    hidden = np.zeros(observed.shape, dtype=bool)
-    hidden.ravel()[np.sort(rng.choice(cells, size=n_hide, replace=False))] = True
+    hidden = np.zeros(observed.size, dtype=bool)
+    hidden[rng.choice(cells, size=n_hide, replace=False)] = True
+    hidden = hidden.reshape(observed.shape)
     left = observed & ~hidden
     restore = np.zeros(observed.shape, dtype=bool)
     restore[:, left.sum(axis=0) < 2] = True

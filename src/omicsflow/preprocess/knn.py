@@ -45,7 +45,7 @@ import logging
 import math
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -279,15 +279,13 @@ def _screen_all(
     edges = [*range(0, p, block_size), p]
     blocks = [slice(edges[a], edges[a + 1]) for a in range(len(edges) - 1)]
     shifts = [float(level[rows].mean()) for rows in blocks]
-    lefts = [
-        _left(values[rows], observed[rows], shifts[a], dtype, gamma)
-        for a, rows in enumerate(blocks)
-    ]
+    workers = _workers()
+    lefts: list[Future] = []
 
     def tile(a: int, b: int) -> tuple[tuple, tuple | None]:
         cols = blocks[b]
         right, mask_cols, col_norms = _right(values[cols], observed[cols], shifts[a], dtype)
-        left, mask_rows, row_norms = lefts[a]
+        left, mask_rows, row_norms = lefts[a].result()
         lower, count = _tile_bounds(left, right, mask_rows, mask_cols)
         rows_best = _block_best(lower, count, row_norms, col_norms, edges[b], c, gamma)
         if a == b:
@@ -295,8 +293,12 @@ def _screen_all(
         return rows_best, _block_best(lower.T, count.T, col_norms, row_norms, edges[a], c, gamma)
 
     pairs = [(a, b) for a in range(len(blocks)) for b in range(a, len(blocks))]
-    workers = _workers()
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        # row factors first: queued ahead of every block that waits for them
+        lefts.extend(
+            pool.submit(_left, values[rows], observed[rows], shift, dtype, gamma)
+            for rows, shift in zip(blocks, shifts, strict=True)
+        )
         pending = deque(pool.submit(tile, a, b) for a, b in pairs[: 2 * workers])
         for number, (a, b) in enumerate(pairs):
             rows_best, cols_best = pending.popleft().result()
@@ -378,11 +380,11 @@ def neighbour_genes(
 ) -> np.ndarray:
     """Each gene's ``k`` neighbours under ``impute.knn``'s rule (exact, with fast screening).
 
-    Float32 products bound every distance from below and above (:func:`_tile_bounds`); most
-    genes' neighbour sets follow from the bounds alone, the others are ranked by exact
-    distances among their screened candidates, rescreened in float64 if that is not
-    conclusive, and as a last resort searched exhaustively — so the result is always the
-    exact one.
+    Matrix products (float32; float64 for small matrices) bound every distance from below and
+    above (:func:`_tile_bounds`); most genes' neighbour sets follow from the bounds alone, the
+    others are ranked by exact distances among their screened candidates, rescreened in
+    float64 if that is not conclusive, and as a last resort searched exhaustively — so the
+    result is always the exact one.
 
     Parameters
     ----------
@@ -391,8 +393,8 @@ def neighbour_genes(
     k
         Neighbours per gene; fewer when there are not ``k + 1`` genes.
     n_candidates
-        Genes kept per gene by the float32 screen (default ``k + 1 + max(10, k)``); only
-        affects speed.
+        Genes kept per gene by the screen (default ``k + 1 + max(10, k)``); only affects
+        speed.
     block_size
         Genes per block of the screening products (memory ~ ``block_size²``); by default
         about ``n_genes / 8``, a power of two between 256 and 2048.
@@ -528,8 +530,8 @@ class KNNGeneImputer(TransformerMixin, BaseEstimator):
         missing = np.isnan(values)
         check_no_empty_samples(X, missing, cohort=cohort)
         self._check_colmax(X, missing, cohort)
-        filled = _fill(values.T, missing.T, self.neighbors_, self.mean_filled_)
-        unfilled = np.isnan(filled).any(axis=0)
+        filled = _fill(values, missing, self.neighbors_, self.mean_filled_)
+        unfilled = np.isnan(filled).any(axis=1)
         if unfilled.any():
             raise InputError(
                 "samples with no observed value among the genes kNN may average",
@@ -538,7 +540,7 @@ class KNNGeneImputer(TransformerMixin, BaseEstimator):
                 seen=f"{int(unfilled.sum())} samples",
                 fix="remove these samples; their only measured genes miss most samples",
             )
-        out = pd.DataFrame(filled.T, index=X.index, columns=self.genes_)
+        out = pd.DataFrame(filled, index=X.index, columns=self.genes_)
         return out[columns]
 
     def state(self) -> dict[str, np.ndarray]:
@@ -556,25 +558,28 @@ class KNNGeneImputer(TransformerMixin, BaseEstimator):
 def _fill(
     values: np.ndarray, missing: np.ndarray, neighbours: np.ndarray, mean_filled: np.ndarray
 ) -> np.ndarray:
-    """Genes × samples: neighbour averages, else per-sample means of the kNN genes."""
+    """Samples × genes: neighbour averages, else per-sample means of the kNN genes.
+
+    Missing cells are visited sample by sample, so a cell's donors are read from one row.
+    """
     kept = ~mean_filled
-    observed_kept = ~missing[kept]
-    counts = observed_kept.sum(axis=0)
-    sums = np.where(observed_kept, values[kept], 0.0).sum(axis=0)
+    observed_kept = ~missing[:, kept]
+    counts = observed_kept.sum(axis=1)
+    sums = np.where(observed_kept, values[:, kept], 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         sample_mean = np.where(counts > 0, sums / counts, np.nan)
     out = values.copy()
-    genes, samples = np.nonzero(missing & kept[:, None])
+    samples, genes = np.nonzero(missing & kept)
     if genes.size and neighbours.shape[1]:
-        donors = values[neighbours[genes], samples[:, None]]
+        donors = values[samples[:, None], neighbours[genes]]
         present = ~np.isnan(donors)
         n_present = present.sum(axis=1)
         total = np.where(present, donors, 0.0).sum(axis=1)
-        out[genes, samples] = np.where(
+        out[samples, genes] = np.where(
             n_present > 0, total / np.maximum(n_present, 1), sample_mean[samples]
         )
     else:
-        out[genes, samples] = sample_mean[samples]
-    genes, samples = np.nonzero(missing & mean_filled[:, None])
-    out[genes, samples] = sample_mean[samples]
+        out[samples, genes] = sample_mean[samples]
+    samples, genes = np.nonzero(missing & mean_filled)
+    out[samples, genes] = sample_mean[samples]
     return out
