@@ -372,7 +372,7 @@ def test_gene_table_counts_kept_dropped_and_absent():
         ["a", "b", "c", "d"],
     )
     row = table.set_index("cohort").loc["val"]
-    assert (row["n_genes"], row["n_kept"], row["n_dropped"], row["n_absent"]) == (4, 2, 2, 3)
+    assert (row["n_genes"], row["n_kept"], row["n_dropped"], row["n_absent"]) == (4, 1, 2, 3)
     assert row["share_absent"] == pytest.approx(0.75) and row["role"] == "validation"
     plain = gene_table({"v": ["b", "z"]}, ["a", "b"])
     assert plain.loc[0, "n_absent"] == 1 and "role" not in plain

@@ -153,14 +153,14 @@ def gene_table(
     -------
     pandas.DataFrame
         ``cohort, [role,] n_genes, n_kept, n_dropped, share_kept, n_absent, share_absent``:
-        genes measured, model genes among them, the cohort's other genes (not used), the
-        share kept, and the model genes it lacks (imputed) with their share.
+        gene ids in the cohort, model genes it measures, its other genes (not used), the
+        share of its genes kept, and the model genes it lacks (imputed) with their share of
+        the model's genes; ``n_kept + n_absent`` is the number of model genes.
     """
     kept = set(genes)
     rows = []
     for cohort, cohort_genes in gene_lists.items():
         have = set(cohort_genes)
-        n_kept = len(kept & have)
         lacking = absent[cohort] if absent else [gene for gene in genes if gene not in have]
         row: dict[str, object] = {"cohort": cohort}
         if roles is not None:
@@ -168,9 +168,9 @@ def gene_table(
         row.update(
             {
                 "n_genes": len(cohort_genes),
-                "n_kept": n_kept,
-                "n_dropped": len(cohort_genes) - n_kept,
-                "share_kept": n_kept / len(cohort_genes) if cohort_genes else 0.0,
+                "n_kept": len(genes) - len(lacking),
+                "n_dropped": len(have - kept),
+                "share_kept": (len(genes) - len(lacking)) / len(have) if have else 0.0,
                 "n_absent": len(lacking),
                 "share_absent": len(lacking) / len(genes) if genes else 0.0,
             }
