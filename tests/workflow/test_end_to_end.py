@@ -108,5 +108,5 @@ def test_report_is_built(toy_run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (toy_run / "results" / "report.html").read_text(errors="replace")
     assert len(html) > 100_000
-    for text in ("km.png", "cutpoints.tsv", "summary.tsv", "genes.png"):
+    for text in ("km.png", "cutpoints.tsv", "summary.tsv"):
         assert text in html, text
