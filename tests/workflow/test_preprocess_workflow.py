@@ -83,3 +83,14 @@ def test_the_fit_never_reads_a_validation_cohort(toy_dir, tmp_path):
     assert "validation_a" not in output and "validation_b" not in output
     for rule, count in [("cohort_load", 2), ("preprocess_benchmark", 1), ("preprocess_fit", 1)]:
         assert any(line.split() == [rule, str(count)] for line in output.splitlines()), rule
+
+
+def test_report_shows_the_benchmark_and_the_gene_table(auto_run):
+    targets = [f"results/preprocess/{cohort}.h5ad" for cohort in COHORTS]
+    targets.append("results/preprocess/genes.tsv")
+    result = snakemake(auto_run, "--report", "results/report.html", *targets)
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (auto_run / "results" / "report.html").read_text(errors="replace")
+    for text in ("imputation_benchmark.png", "imputation_benchmark.tsv", "genes.png", "genes.tsv"):
+        assert text in html, text
+    assert "2. Preprocessing" in html
