@@ -1,83 +1,433 @@
-"""Imputation and normalisation: fitted on discovery only, saved without pickle."""
+"""Imputers on data with known truth, the auto benchmark, the pipeline, saving, and errors."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
 
 from omicsflow.errors import InputError
-from omicsflow.preprocess import Imputer, Normalizer, Preprocessor, shared_genes
+from omicsflow.preprocess import (
+    Imputer,
+    Normalizer,
+    Preprocessor,
+    benchmark_imputers,
+    choose_method,
+    gene_table,
+    preprocess_cohort,
+    read_transform_header,
+    shared_genes,
+)
+from omicsflow.preprocess.align import alignment_table, check_absent_genes
+from omicsflow.preprocess.impute import hide_observed
+from omicsflow.preprocess.pipeline import fit_preprocessor, imputer_options
+from omicsflow.toy import ToyDesign, make_toy_cohorts
+
+FAST_ITERATIVE = {"max_iter": 3}
 
 
-@pytest.fixture
-def frames():
-    rng = np.random.default_rng(4)
-    genes = [f"g{i}" for i in range(5)]
-    discovery = pd.DataFrame(rng.normal(5, 2, size=(30, 5)), columns=genes)
-    discovery.iloc[[1, 4, 7], 2] = np.nan
-    validation = pd.DataFrame(rng.normal(9, 1, size=(20, 5)), columns=genes)
-    validation.iloc[[0, 3], 1] = np.nan
-    return discovery, validation
-
-
-def test_median_imputer_fills_with_discovery_medians(frames):
-    discovery, validation = frames
-    imputer = Imputer("median").fit(discovery)
-    filled = imputer.transform(validation)
-    assert filled.iloc[0, 1] == pytest.approx(discovery["g1"].median())
-    assert list(filled.index) == list(validation.index)
-    assert not filled.isna().any().any()
-
-
-def test_zscore_uses_fitted_parameters(frames):
-    discovery, validation = frames
-    complete = discovery.fillna(0.0)
-    normalizer = Normalizer("zscore").fit(complete)
-    out = normalizer.transform(complete)
-    np.testing.assert_allclose(out.mean(), 0.0, atol=1e-12)
-    np.testing.assert_allclose(out.std(ddof=1), 1.0, atol=1e-12)
-    np.testing.assert_allclose(
-        normalizer.transform(validation.fillna(0.0))["g0"],
-        (validation["g0"] - complete["g0"].mean()) / complete["g0"].std(ddof=1),
+def planted(
+    n: int = 80, p: int = 120, modules: int = 6, missing: float = 0.08, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Genes in modules (module level + module factor + small noise): (with holes, truth)."""
+    rng = np.random.default_rng(seed)
+    module = np.arange(p) % modules
+    level = rng.uniform(5.0, 10.0, modules)
+    factors = rng.normal(size=(n, modules))
+    truth = level[module] + factors[:, module] + 0.2 * rng.normal(size=(n, p))
+    holes = truth.copy()
+    holes[rng.uniform(size=truth.shape) < missing] = np.nan
+    columns = [f"g{i:03d}" for i in range(p)]
+    index = [f"s{j:03d}" for j in range(n)]
+    return (
+        pd.DataFrame(holes, index=index, columns=columns),
+        pd.DataFrame(truth, index=index, columns=columns),
     )
 
 
-def test_validation_values_never_change_the_fit(frames):
-    discovery, validation = frames
-    fitted = Preprocessor(list(discovery.columns)).fit(discovery)
-    before = fitted.transform(discovery)
-    _ = fitted.transform(validation * 100 - 3)  # applying to other data changes nothing fitted
-    refit = Preprocessor(list(discovery.columns)).fit(discovery)
-    pd.testing.assert_frame_equal(before, refit.transform(discovery))
-    pd.testing.assert_series_equal(fitted.normalizer_.center_, refit.normalizer_.center_)
+def nrmse(imputed: pd.DataFrame, truth: pd.DataFrame, holes: pd.DataFrame) -> float:
+    """RMSE on the missing cells, each error divided by its gene's SD (observed cells)."""
+    mask = holes.isna().to_numpy()
+    scale = np.broadcast_to(holes.std(axis=0, ddof=1).to_numpy(), mask.shape)[mask]
+    error = (imputed.to_numpy()[mask] - truth.to_numpy()[mask]) / scale
+    return float(np.sqrt(np.mean(error**2)))
 
 
-def test_save_load_roundtrip(frames, tmp_path):
-    discovery, validation = frames
-    fitted = Preprocessor(list(discovery.columns)).fit(discovery)
-    fitted.save(tmp_path / "t.npz")
+# ---------------------------------------------------------------- imputers against the truth
+
+
+@pytest.mark.parametrize(
+    ("method", "low", "high"),
+    [("mean", 0.9, 1.1), ("median", 0.9, 1.15), ("knn", 0.0, 0.3), ("iterative", 0.0, 0.3)],
+)
+def test_imputer_nrmse_on_planted_modules(method, low, high):
+    holes, truth = planted()
+    imputed = Imputer(method, **FAST_ITERATIVE).fit(holes).transform(holes)
+    assert list(imputed.index) == list(holes.index)
+    assert list(imputed.columns) == list(holes.columns)
+    observed = holes.notna().to_numpy()
+    np.testing.assert_array_equal(imputed.to_numpy()[observed], holes.to_numpy()[observed])
+    assert low <= nrmse(imputed, truth, holes) <= high
+
+
+def test_imputer_nrmse_on_toy_cohort_with_known_truth():
+    """The project's toy generator without holes, then 5% hidden: every method vs the truth."""
+    design = ToyDesign(n_genes=300, n_discovery=150, missing_rate=0.0, n_modules=8)
+    cohorts, _ = make_toy_cohorts(design, seed=3)
+    truth = cohorts["discovery"][0].T  # samples × genes, complete
+    rng = np.random.default_rng(9)
+    holes = truth.mask(rng.uniform(size=truth.shape) < 0.05)
+    scores = {
+        method: nrmse(Imputer(method, **FAST_ITERATIVE).fit(holes).transform(holes), truth, holes)
+        for method in ("mean", "median", "knn", "iterative")
+    }
+    assert 0.95 < scores["mean"] < 1.05 and 0.95 < scores["median"] < 1.1
+    # module genes share a factor: chained equations on correlated genes recover part of it;
+    # impute.knn's raw distances mostly pick genes of similar level, so it gains less
+    assert scores["iterative"] < 0.9 * scores["mean"]
+    assert scores["knn"] < scores["mean"]
+
+
+def test_mean_and_median_fill_with_fitted_values():
+    holes, _ = planted()
+    validation = holes.iloc[:10].copy() + 50.0
+    validation.iloc[0, 3] = np.nan
+    for method, reducer in (("mean", np.nanmean), ("median", np.nanmedian)):
+        filled = Imputer(method).fit(holes).transform(validation)
+        assert filled.iloc[0, 3] == pytest.approx(reducer(holes.iloc[:, 3]))
+
+
+def test_imputer_keeps_column_order_of_the_input():
+    holes, _ = planted(p=30)
+    imputer = Imputer("knn", k=3).fit(holes)
+    shuffled = holes[holes.columns[::-1]]
+    out = imputer.transform(shuffled)
+    assert list(out.columns) == list(shuffled.columns)
+    pd.testing.assert_frame_equal(out[holes.columns], imputer.transform(holes))
+
+
+# ---------------------------------------------------------------- auto
+
+
+def test_hide_observed_is_seeded_and_keeps_every_gene():
+    holes, _ = planted()
+    observed = holes.notna().to_numpy()
+    first = hide_observed(observed, 0.1, seed=3)
+    np.testing.assert_array_equal(first, hide_observed(observed, 0.1, seed=3))
+    assert not np.array_equal(first, hide_observed(observed, 0.1, seed=4))
+    assert not (first & ~observed).any()
+    assert first.sum() == pytest.approx(0.1 * observed.sum(), abs=1)
+    assert ((observed & ~first).sum(axis=0) >= 2).all()
+
+
+def test_benchmark_scores_each_candidate_and_auto_fits_the_winner():
+    holes, _ = planted()
+    table = benchmark_imputers(holes, mask_share=0.1, seed=7, options=FAST_ITERATIVE)
+    assert list(table["method"]) == ["mean", "median", "knn", "iterative"]
+    assert list(table.columns) == ["method", "nrmse", "seconds", "n_hidden"]
+    # the mean's NRMSE, computed independently from the hidden cells
+    hidden = hide_observed(holes.notna().to_numpy(), 0.1, seed=7)
+    masked = holes.mask(hidden)
+    error = (masked.mean().to_numpy() - holes.to_numpy()) / masked.std(ddof=1).to_numpy()
+    assert table.loc[0, "nrmse"] == pytest.approx(np.sqrt(np.mean(error[hidden] ** 2)), rel=1e-12)
+    best = table.loc[table["nrmse"].idxmin(), "method"]
+    assert best in ("knn", "iterative") and choose_method(table) == best
+    again = benchmark_imputers(holes, mask_share=0.1, seed=7, options=FAST_ITERATIVE)
+    pd.testing.assert_series_equal(table["nrmse"], again["nrmse"])
+    auto = Imputer("auto", mask_share=0.1, random_state=7, **FAST_ITERATIVE).fit(holes)
+    assert auto.method_ == best
+    pd.testing.assert_frame_equal(
+        auto.transform(holes), Imputer(best, **FAST_ITERATIVE).fit(holes).transform(holes)
+    )
+
+
+def test_benchmark_records_a_failing_candidate_and_choose_method_needs_one(caplog):
+    holes, _ = planted(p=40)  # 8% missing: above a 5% colmax, so knn refuses the samples
+    table = benchmark_imputers(holes, ["mean", "knn"], seed=1, options={"colmax": 0.05})
+    assert np.isfinite(table.loc[0, "nrmse"]) and np.isnan(table.loc[1, "nrmse"])
+    assert "knn failed on the masked cohort" in caplog.text
+    assert choose_method(table) == "mean"
+    with pytest.raises(InputError, match="no imputation method succeeded"):
+        choose_method(table.assign(nrmse=np.nan))
+    with pytest.raises(InputError, match="unknown imputation candidates"):
+        benchmark_imputers(holes, ["knn", "missforest"])
+
+
+# ---------------------------------------------------------------- normalisers
+
+
+def test_quantile_normalisation_hand_computed_with_ties():
+    # samples × genes; as genes × samples this is the classic example (columns = samples):
+    #   A 5 4 3 / B 2 1 4 / C 3 4 6 / D 4 2 8. Sample 2 has a tie (A and C are both 4).
+    X = pd.DataFrame(
+        [[5.0, 2.0, 3.0, 4.0], [4.0, 1.0, 4.0, 2.0], [3.0, 4.0, 6.0, 8.0]],
+        index=["s1", "s2", "s3"],
+        columns=["A", "B", "C", "D"],
+    )
+    # sorted samples (2 3 4 5), (1 2 4 4), (3 4 6 8) → rank means 2, 3, 14/3, 17/3
+    # sample 2: A and C share ranks 3 and 4 → average rank 3.5 → (14/3 + 17/3) / 2 = 31/6
+    expected = np.array(
+        [[17 / 3, 2.0, 3.0, 14 / 3], [31 / 6, 2.0, 31 / 6, 3.0], [2.0, 3.0, 14 / 3, 17 / 3]]
+    )
+    normalizer = Normalizer("quantile").fit(X)
+    np.testing.assert_allclose(normalizer.target_, [2.0, 3.0, 14 / 3, 17 / 3], rtol=1e-15)
+    np.testing.assert_allclose(normalizer.transform(X).to_numpy(), expected, rtol=1e-15)
+
+
+def test_quantile_maps_a_new_cohort_onto_the_discovery_target():
+    _, truth = planted()
+    normalizer = Normalizer("quantile").fit(truth)
+    rng = np.random.default_rng(1)
+    other = pd.DataFrame(rng.normal(50, 9, size=(5, truth.shape[1])), columns=truth.columns)
+    out = normalizer.transform(other).to_numpy()
+    for row in out:
+        np.testing.assert_allclose(np.sort(row), normalizer.target_, rtol=1e-14)
+    np.testing.assert_array_equal(np.argsort(out, axis=1), np.argsort(other.to_numpy(), axis=1))
+
+
+def test_rank_transform_is_per_gene_percentile_within_the_cohort():
+    X = pd.DataFrame({"a": [3.0, 1.0, 3.0, 2.0], "b": [10.0, 40.0, 30.0, 20.0]})
+    out = Normalizer("rank").fit(X).transform(X)
+    # a: average ranks 3.5, 1, 3.5, 2 → (r - 0.5) / 4
+    np.testing.assert_allclose(out["a"], [0.75, 0.125, 0.75, 0.375])
+    np.testing.assert_allclose(out["b"], [0.125, 0.875, 0.625, 0.375])
+    platform = Normalizer("rank").fit(X).transform(0.5 * X + 6.0)  # monotone platform change
+    pd.testing.assert_frame_equal(platform, out)
+
+
+def test_zscore_uses_fitted_parameters():
+    _, truth = planted()
+    normalizer = Normalizer("zscore").fit(truth)
+    out = normalizer.transform(truth)
+    np.testing.assert_allclose(out.mean(), 0.0, atol=1e-12)
+    np.testing.assert_allclose(out.std(ddof=1), 1.0, atol=1e-12)
+    shifted = truth.iloc[:10] * 3 + 1
+    np.testing.assert_allclose(
+        normalizer.transform(shifted)["g005"],
+        (shifted["g005"] - truth["g005"].mean()) / truth["g005"].std(ddof=1),
+    )
+
+
+def test_normaliser_needs_complete_data():
+    holes, _ = planted()
+    with pytest.raises(InputError, match="needs complete data"):
+        Normalizer("zscore").fit(holes)
+    with pytest.raises(InputError, match="unknown normalisation method"):
+        Normalizer("vsn").fit(holes.fillna(0.0))
+
+
+# ---------------------------------------------------------------- fitted once, no leakage
+
+
+def _saved_bytes(preprocessor: Preprocessor) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        **{name: array for name, array in preprocessor.imputer_.state().items()},
+        **{f"n_{name}": array for name, array in preprocessor.normalizer_.state().items()},
+    )
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("impute", ["median", "knn", "iterative"])
+@pytest.mark.parametrize("normalize", ["zscore", "quantile", "rank"])
+def test_validation_values_never_change_the_fit(impute, normalize, tmp_path):
+    discovery, _ = planted(seed=1)
+    validation, _ = planted(n=30, seed=2)
+    fitted = Preprocessor(
+        list(discovery.columns), impute=impute, normalize=normalize, impute_options=FAST_ITERATIVE
+    ).fit(discovery, cohort="disc")
+    before = _saved_bytes(fitted)
+    fitted.save(tmp_path / "a.npz")
+    first = fitted.transform(validation, cohort="val")
+    changed = validation * 100 - 3
+    changed.iloc[:, :5] = np.nan
+    second = fitted.transform(changed, cohort="val")
+    assert _saved_bytes(fitted) == before  # applying changes nothing fitted
+    fitted.save(tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    assert not np.allclose(first.to_numpy(), second.to_numpy())
+    refit = Preprocessor(
+        list(discovery.columns), impute=impute, normalize=normalize, impute_options=FAST_ITERATIVE
+    ).fit(discovery, cohort="disc")
+    assert _saved_bytes(refit) == before  # deterministic
+    loaded = Preprocessor.load(tmp_path / "a.npz")
+    pd.testing.assert_frame_equal(loaded.transform(validation, cohort="val"), first)
+
+
+def _cohort(frame: pd.DataFrame, cohort: str, role: str) -> ad.AnnData:
+    adata = ad.AnnData(
+        X=frame.to_numpy(dtype=np.float32),
+        obs=pd.DataFrame(index=frame.index.astype(str)),
+        var=pd.DataFrame(index=frame.columns),
+    )
+    adata.uns["cohort"] = {"id": cohort, "role": role}
+    return adata
+
+
+def test_preprocess_cohort_roles_and_provenance(caplog):
+    caplog.set_level(logging.INFO)
+    discovery, _ = planted(seed=1)
+    source, _ = planted(n=40, seed=3)
+    validation, _ = planted(n=30, seed=2)
+    validation = validation.drop(columns=["g010", "g011"]) * 0.5 + 6.0
+    fitted = Preprocessor(list(discovery.columns)).fit(discovery, cohort="disc")
+    out = preprocess_cohort(_cohort(validation, "val", "validation"), fitted, role="validation")
+    assert out.X.dtype == np.float32 and not np.isnan(out.X).any()
+    assert list(out.var_names) == list(discovery.columns)
+    info = out.uns["preprocess"]
+    assert info["fitted_on"] == "disc" and not info["fitted_on_own_values"]
+    assert info["n_genes_absent"] == 2 and list(info["genes_absent"]) == ["g010", "g011"]
+    assert info["n_values_imputed"] == int(validation.isna().sum().sum()) + 2 * 30
+    assert float(out.X.mean()) > 1.0  # another scale (0.5 x + 6), not re-centred on itself
+    own = preprocess_cohort(_cohort(source, "src", "source"), fitted, role="source")
+    assert own.uns["preprocess"]["fitted_on"] == "src"
+    np.testing.assert_allclose(own.X.mean(axis=0), 0.0, atol=1e-5)
+    assert "lacks 2 of 120 model genes" in caplog.text
+
+
+def test_source_and_discovery_fits_are_independent():
+    discovery, _ = planted(seed=1)
+    fitted = Preprocessor(list(discovery.columns), impute="knn").fit(discovery, cohort="disc")
+    before = _saved_bytes(fitted)
+    source, _ = planted(n=40, seed=3)
+    preprocess_cohort(_cohort(source, "src", "source"), fitted, role="source")
+    assert _saved_bytes(fitted) == before
+
+
+def test_log2_is_applied_before_imputation():
+    discovery, _ = planted(seed=1)
+    counts = np.round(2.0**discovery - 1.0)
+    fitted = Preprocessor(list(discovery.columns), normalize="none").fit(
+        np.log2(counts + 1.0), cohort="disc"
+    )
+    out = preprocess_cohort(
+        _cohort(counts, "disc", "discovery"), fitted, role="discovery", log2=True
+    )
+    assert out.uns["preprocess"]["log2"] is True
+    np.testing.assert_allclose(out.X, fitted.transform(np.log2(counts + 1.0)), rtol=1e-6)
+
+
+def test_fit_preprocessor_from_config_and_header(tmp_path):
+    discovery, _ = planted(seed=1)
+    options = {
+        "log_transform": "auto",
+        "impute": "auto",
+        "knn": {"k": 5, "rowmax": 0.5, "colmax": 0.8},
+        "iterative": {"max_iter": 2, "tol": 0.001, "n_nearest_features": 4},
+        "auto": {"candidates": ["mean", "knn"], "mask_share": 0.05},
+        "normalize": "zscore",
+    }
+    assert imputer_options(options, 11)["random_state"] == 11
+    adata = _cohort(discovery, "disc", "discovery")
+    table = benchmark_imputers(discovery, ["mean", "knn"], seed=11, options={"k": 5})
+    fitted, extra = fit_preprocessor(
+        adata,
+        gene_lists={"disc": list(discovery.columns), "src": list(discovery.columns[5:])},
+        options=options,
+        seed=11,
+        quality={"needs_log_transform": False},
+        benchmark=table,
+    )
+    assert fitted.genes == list(discovery.columns[5:])
+    assert fitted.imputer_.method_ == "knn" and fitted.imputer_.k == 5
+    fitted.save(tmp_path / "t.npz", extra=extra)
+    header = read_transform_header(tmp_path / "t.npz")
+    assert header["impute"] == "auto" and header["impute_method"] == "knn"
+    assert header["log2"] is False and header["fitted_on"] == "disc"
+    assert [row["method"] for row in header["benchmark"]] == ["mean", "knn"]
     loaded = Preprocessor.load(tmp_path / "t.npz")
-    pd.testing.assert_frame_equal(fitted.transform(validation), loaded.transform(validation))
+    pd.testing.assert_frame_equal(loaded.transform(discovery), fitted.transform(discovery))
+    with np.load(tmp_path / "t.npz", allow_pickle=False) as data:
+        assert sorted(data.files) == [
+            "header",
+            "impute.mean_filled",
+            "impute.neighbors",
+            "normalize.center",
+            "normalize.scale",
+        ]
+        assert json.loads(str(data["header"]))["seed"] == 11
 
 
-def test_missing_genes_are_filled_with_fitted_values(frames, caplog):
-    discovery, validation = frames
-    fitted = Preprocessor(list(discovery.columns)).fit(discovery)
-    out = fitted.transform(validation.drop(columns=["g3"]), cohort="v")
-    assert list(out.columns) == list(discovery.columns)
-    assert "lacks 1 of 5 model genes" in caplog.text
-
-
-def test_all_missing_gene_is_an_error(frames):
-    discovery, _ = frames
-    discovery["g4"] = np.nan
-    with pytest.raises(InputError, match="no observed value") as info:
-        Imputer().fit(discovery)
-    assert "'g4'" in str(info.value)
+# ---------------------------------------------------------------- genes
 
 
 def test_shared_genes_keeps_first_order():
     assert shared_genes({"d": ["c", "a", "b"], "v": ["a", "b", "c", "z"]}) == ["c", "a", "b"]
     with pytest.raises(InputError, match="share no gene ids"):
         shared_genes({"d": ["a"], "v": ["b"]})
+
+
+def test_gene_table_counts_kept_dropped_and_absent():
+    discovery = pd.DataFrame(np.ones((3, 4)), columns=["a", "b", "c", "d"])
+    other = pd.DataFrame(np.ones((3, 4)), columns=["b", "c", "x", "y"])
+    other["c"] = np.nan  # present id, nothing measured: absent too
+    table = alignment_table(
+        [_cohort(discovery, "disc", "discovery"), _cohort(other, "val", "validation")],
+        ["a", "b", "c", "d"],
+    )
+    row = table.set_index("cohort").loc["val"]
+    assert (row["n_genes"], row["n_kept"], row["n_dropped"], row["n_absent"]) == (4, 1, 2, 3)
+    assert row["share_absent"] == pytest.approx(0.75) and row["role"] == "validation"
+    plain = gene_table({"v": ["b", "z"]}, ["a", "b"])
+    assert plain.loc[0, "n_absent"] == 1 and "role" not in plain
+
+
+def test_absent_genes_warn_or_stop(caplog):
+    caplog.set_level(logging.INFO)
+    check_absent_genes(["a"], 10, cohort="v", max_share=0.2, action="error")
+    assert "lacks 1 of 10 model genes" in caplog.text
+    check_absent_genes(["a", "b", "c"], 10, cohort="v", max_share=0.2, action="warn")
+    assert any(r.levelname == "WARNING" and "3 of 10" in r.message for r in caplog.records)
+    with pytest.raises(InputError, match="lacks too many of the model's genes") as info:
+        check_absent_genes(["a", "b", "c"], 10, cohort="v", max_share=0.2, action="error")
+    assert "30.0%" in str(info.value) and "cohort: v" in str(info.value)
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("method", ["mean", "median", "knn", "iterative", "auto"])
+def test_all_missing_gene_or_sample_is_an_error(method):
+    holes, _ = planted(p=30)
+    gene = holes.copy()
+    gene["g004"] = np.nan
+    with pytest.raises(InputError, match="genes with no observed value") as info:
+        Imputer(method, candidates=["mean"]).fit(gene, cohort="disc")
+    assert "'g004'" in str(info.value) and "cohort: disc" in str(info.value)
+    sample = holes.copy()
+    sample.loc["s007"] = np.nan
+    with pytest.raises(InputError, match="samples with no observed value") as info:
+        Imputer(method, candidates=["mean"]).fit(sample)
+    assert "'s007'" in str(info.value)
+    fitted = Imputer(method, candidates=["mean"], **FAST_ITERATIVE).fit(holes)
+    with pytest.raises(InputError, match="samples with no observed value"):
+        fitted.transform(sample)
+
+
+def test_bad_input_errors():
+    holes, _ = planted(p=30)
+    with pytest.raises(InputError, match="unknown imputation method"):
+        Imputer("missforest").fit(holes)
+    with pytest.raises(InputError, match="expects a samples × genes pandas DataFrame"):
+        Imputer("mean").fit(holes.to_numpy())
+    fitted = Imputer("mean").fit(holes)
+    with pytest.raises(InputError, match="other genes than it was fitted on"):
+        fitted.transform(holes.drop(columns="g001"))
+    infinite = holes.copy()
+    infinite.iloc[2, 2] = np.inf
+    with pytest.raises(InputError, match="infinite expression values"):
+        Imputer("knn").fit(infinite)
+    with pytest.raises(InputError, match="must have every model gene"):
+        Preprocessor([*holes.columns, "extra"]).fit(holes)
+
+
+def test_loading_something_else_is_an_error(tmp_path):
+    np.savez(tmp_path / "other.npz", header=np.array(json.dumps({"format": "x"})))
+    with pytest.raises(InputError, match="not a preprocessing state"):
+        Preprocessor.load(tmp_path / "other.npz")

@@ -18,6 +18,7 @@ def test_dry_run_builds_every_stage(toy_dir, tmp_path):
         ("qc_gate", 4),
         ("preprocess_fit", 1),
         ("preprocess_apply", 4),
+        ("preprocess_genes", 1),
         ("train_pretrain", 1),
         ("train_finetune", 1),
         ("biomarkers_scan", 1),

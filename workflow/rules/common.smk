@@ -110,6 +110,20 @@ def get_cohort_role(wildcards):
     return SHEET[wildcards.cohort].role
 
 
+def get_preprocess_fit_inputs(wildcards):
+    """Discovery cohort, its QC report, the source cohorts (for their gene ids only), and the
+    imputation benchmark when `preprocess.impute` is `auto`; never a validation cohort.
+    """
+    inputs = {
+        "discovery": f"results/qc/{DISCOVERY}/passed.h5ad",
+        "quality": f"results/qc/{DISCOVERY}/quality.json",
+        "sources": expand("results/qc/{cohort}/passed.h5ad", cohort=SOURCE),
+    }
+    if config["preprocess"]["impute"] == "auto":
+        inputs["benchmark"] = "results/preprocess/imputation_benchmark.tsv"
+    return inputs
+
+
 def get_pretrain_inputs(wildcards):
     """Preprocessed source cohorts; the discovery cohort when there is none."""
     cohorts = SOURCE or [DISCOVERY]
