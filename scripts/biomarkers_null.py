@@ -12,7 +12,7 @@ from omicsflow.survival.signature import Signature
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         control = null_controls(
             read_h5ad(smk.input.h5ad),
             pd.read_csv(smk.input.cutpoints, sep="\t"),

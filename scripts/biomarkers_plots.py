@@ -18,7 +18,7 @@ from omicsflow.survival.discovery import discovery_data
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         options = dict(smk.params.options)
         adata = read_h5ad(smk.input.h5ad)
         data = discovery_data(adata, options)

@@ -6,7 +6,7 @@ from omicsflow.survival.discovery import discover_cutpoints
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         discovery = discover_cutpoints(
             read_h5ad(smk.input.h5ad), dict(smk.params.options), seed=int(smk.params.seed)
         )

@@ -8,7 +8,7 @@ from omicsflow.survival.discovery import lock_discovery_signature
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         signature = lock_discovery_signature(
             read_h5ad(smk.input.h5ad),
             pd.read_csv(smk.input.cutpoints, sep="\t"),

@@ -8,7 +8,7 @@ from omicsflow.runlog import rule_logging
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         entry = CohortEntry(
             expression=Path(smk.input.expression),
             clinical=Path(smk.input.clinical) if "clinical" in smk.input.keys() else None,

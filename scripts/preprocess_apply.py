@@ -9,7 +9,7 @@ from omicsflow.runlog import rule_logging
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         options = smk.params.options
         quality = json.loads(Path(smk.input.quality).read_text())
         adata = preprocess_cohort(

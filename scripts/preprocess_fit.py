@@ -11,7 +11,7 @@ from omicsflow.runlog import rule_logging
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         discovery = read_h5ad(smk.input.discovery)
         gene_lists = {discovery.uns["cohort"]["id"]: list(discovery.var_names)}
         for path in smk.input.sources:

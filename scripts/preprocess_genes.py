@@ -8,7 +8,7 @@ from omicsflow.runlog import rule_logging
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         genes = read_transform_header(smk.input.transform)["genes"]
         table = alignment_table([read_h5ad(path) for path in smk.input.cohorts], genes)
         write_tsv(smk.output.table, table)

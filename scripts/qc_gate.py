@@ -9,7 +9,7 @@ from omicsflow.runlog import rule_logging
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         quality = json.loads(Path(smk.input.quality).read_text(encoding="utf-8"))
         passed = apply_gate(
             read_h5ad(smk.input.h5ad),

@@ -7,7 +7,7 @@ from omicsflow.runlog import rule_logging
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         report = score_cohort(
             read_h5ad(smk.input.h5ad),
             options=dict(smk.params.options),

@@ -6,7 +6,7 @@ from omicsflow.runlog import rule_logging
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         table = summarise_quality(
             list(smk.input.quality), on_fail_validation=smk.params.on_fail_validation
         )

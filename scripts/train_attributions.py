@@ -15,7 +15,7 @@ from omicsflow.transfer.checkpoint import load_model
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         expression = expression_frame(read_h5ad(smk.input.h5ad))
         model, genes = load_model(smk.input.model, genes=list(expression.columns))
         signature = Signature.from_dict(json.loads(Path(smk.input.signature).read_text()))

@@ -9,7 +9,7 @@ from omicsflow.transfer.cv import compare_models, pretraining_record
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule) as log:
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config) as log:
         cv = pd.concat([pd.read_csv(path, sep="\t") for path in smk.input.folds])
         cv = cv.sort_values(["repeat", "fold", "model"], kind="stable").reset_index(drop=True)
         pretraining = pretraining_record(list(smk.params.sources), smk.params.discovery)

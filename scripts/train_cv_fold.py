@@ -12,7 +12,7 @@ from omicsflow.transfer.data import fold_indices
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         torch.set_num_threads(smk.threads)
         adata = read_h5ad(smk.input.h5ad)
         expression = expression_frame(adata)

@@ -7,7 +7,7 @@ from omicsflow.transfer.data import cv_splits
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         adata = read_h5ad(smk.input.h5ad)
         _, event = outcome(adata)
         options = smk.params.options

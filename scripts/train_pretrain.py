@@ -12,7 +12,7 @@ from omicsflow.transfer.runtime import resolve_device, set_seed
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule) as log:
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config) as log:
         torch.set_num_threads(smk.threads)
         cohorts = [read_h5ad(path) for path in smk.input.cohorts]
         names = [adata.uns["cohort"]["id"] for adata in cohorts]

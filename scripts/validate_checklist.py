@@ -16,7 +16,7 @@ def _json(path) -> dict:
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         config = dict(smk.params.config)
         quality = [_json(path) for path in smk.input.quality]
         sheet = read_cohort_sheet(config["cohorts"], check_files=False)

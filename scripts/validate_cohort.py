@@ -12,7 +12,7 @@ from omicsflow.validate import validate_cohort, write_cohort_validation
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         signature = Signature.from_dict(json.loads(Path(smk.input.signature).read_text()))
         result = validate_cohort(
             read_h5ad(smk.input.h5ad),

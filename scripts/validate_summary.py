@@ -5,7 +5,7 @@ from omicsflow.validate import write_validation_summary
 
 
 def main(smk) -> None:
-    with rule_logging(smk.log[0], rule=smk.rule):
+    with rule_logging(smk.log[0], rule=smk.rule, config=smk.config):
         write_validation_summary(
             list(smk.input.metrics),
             list(smk.input.random_signatures),

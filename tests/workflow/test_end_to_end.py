@@ -293,3 +293,23 @@ def test_training_stage_outputs(toy_run, toy_dir):
     assert not list((toy_run / "results" / ".checkpoints").rglob("*.pt"))
     summary = pd.read_csv(toy_run / "results" / "validation" / "summary.tsv", sep="\t")
     assert (summary["model_c_index"] > 0.55).all(), summary["model_c_index"].tolist()
+
+
+def test_every_result_carries_version_and_config_hash(toy_run):
+    results = toy_run / "results"
+    provenance = json.loads((results / "provenance.json").read_text())
+    stamp = {
+        "omicsflow_version": provenance["packages"]["omicsflow"],
+        "config_hash": provenance["config_hash"],
+    }
+    assert provenance["training_device"] == "cpu" and provenance["seeds"]["seed"] is not None
+    assert len(provenance["inputs"]) == 1 + 4 + 3  # the sheet, 4 matrices, 3 clinical tables
+    assert all(len(digest) == 64 for digest in provenance["inputs"].values())
+    tables = [path for path in results.rglob("*.tsv") if "report_screenshots" not in str(path)]
+    assert len(tables) > 20
+    for table in tables:
+        sidecar = json.loads(Path(f"{table}.meta.json").read_text())
+        assert sidecar["provenance"] == stamp, table
+    for record in results.rglob("*.json"):
+        if not record.name.endswith(".meta.json"):
+            assert json.loads(record.read_text())["provenance"] == stamp, record

@@ -32,7 +32,11 @@ rule report_summary:
         comparison="results/train/comparison.json",
         train_metrics="results/train/metrics.json",
     output:
-        summary="results/report/summary.rst",
+        summary=report(
+            "results/report/summary.rst",
+            caption="../report/summary.rst",
+            category="0. Summary",
+        ),
     log:
         "logs/report_summary/all.log",
     conda:
