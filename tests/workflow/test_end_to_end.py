@@ -308,7 +308,7 @@ def test_every_result_carries_version_and_config_hash(toy_run):
     tables = [path for path in results.rglob("*.tsv") if "report_screenshots" not in str(path)]
     assert len(tables) > 20
     for table in tables:
-        sidecar = json.loads(Path(f"{table}.meta.json").read_text())
+        sidecar = json.loads(table.with_name(f"{table.name}.meta.json").read_text())
         assert sidecar["provenance"] == stamp, table
     for record in results.rglob("*.json"):
         if not record.name.endswith(".meta.json"):
