@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from omicsflow.io import atomic_path
 from omicsflow.plots.km import km_plot
+from omicsflow.plots.save import save_png
 from omicsflow.survival.cutpoint import p_lausen94
 from omicsflow.survival.logrank import logrank_scores, maxstat_profile
 
@@ -32,13 +32,6 @@ __all__ = [
 ]
 
 _COLOURS = ("#b2182b", "#2166ac", "#1b7837", "#e08214", "#762a83", "#4d4d4d")
-
-
-def _save(fig: plt.Figure, path: str | Path) -> None:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    plt.close(fig)
 
 
 def _format_p(p: float) -> str:
@@ -155,7 +148,7 @@ def statistic_profiles(
     ax.set_ylabel("Standardised log-rank statistic |S − E| / √V")
     ax.set_title("Maximally selected log-rank statistic over cutpoints, top genes")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def volcano_plot(
@@ -184,7 +177,7 @@ def volcano_plot(
     ax.set_ylabel("−log10 q (BH over genes, on the corrected p)")
     ax.set_title(f"Volcano: {len(table)} genes")
     ax.legend(fontsize=8, frameon=False)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def stability_plot(
@@ -230,7 +223,7 @@ def stability_plot(
     right.set_xlim(0, 1)
     right.set_xlabel("Cutpoint as a share of discovery samples at or below it")
     right.set_title("Cutpoint with bootstrap 95% interval")
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def null_control_plot(path: str | Path, control: dict[str, Any]) -> None:
@@ -269,4 +262,4 @@ def null_control_plot(path: str | Path, control: dict[str, Any]) -> None:
         f"(p = {random['p_value']:.3g})"
     )
     right.legend(fontsize=8, frameon=False)
-    _save(fig, path)
+    save_png(fig, path)

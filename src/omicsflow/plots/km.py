@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from omicsflow.io import atomic_path
+from omicsflow.plots.save import save_png
 from omicsflow.survival.metrics import kaplan_meier, numbers_at_risk
 
 __all__ = ["km_plot"]
@@ -113,7 +113,4 @@ def km_plot(
     for spine in ("top", "right", "left"):
         table_ax.spines[spine].set_visible(False)
     table_ax.tick_params(axis="y", length=0)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    plt.close(fig)
+    save_png(fig, path)

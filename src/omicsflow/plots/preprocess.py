@@ -11,18 +11,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from omicsflow.io import atomic_path
+from omicsflow.plots.save import save_png
 
 __all__ = ["gene_alignment_plot", "imputation_benchmark_plot"]
 
 _CHOSEN, _OTHER, _FAILED = "#1b7837", "#9e9e9e", "#b2182b"
-
-
-def _save(fig: plt.Figure, path: str | Path) -> None:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    plt.close(fig)
 
 
 def imputation_benchmark_plot(
@@ -69,7 +62,7 @@ def imputation_benchmark_plot(
     ax.set_title(f"Imputation benchmark{where}: {n_hidden} cells hidden")
     for spine in ("top", "right"):
         ax.spines[spine].set_visible(False)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def gene_alignment_plot(path: str | Path, table: pd.DataFrame) -> None:
@@ -110,4 +103,4 @@ def gene_alignment_plot(path: str | Path, table: pd.DataFrame) -> None:
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
     for spine in ("top", "right"):
         ax.spines[spine].set_visible(False)
-    _save(fig, path)
+    save_png(fig, path)

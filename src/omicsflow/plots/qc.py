@@ -18,9 +18,8 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from omicsflow.io import atomic_path
+from omicsflow.plots.save import save_png
 
 __all__ = [
     "distribution_plot",
@@ -45,12 +44,6 @@ _FLAG_LABELS = {
     "duplicates": "duplicate",
 }
 _BATCH_COLOURS = ("#1b7837", "#2166ac", "#e08214", "#762a83", "#b2182b", "#35978f", "#8c510a")
-
-
-def _save(fig: Figure, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    plt.close(fig)
 
 
 def _flag_of(table: pd.DataFrame) -> np.ndarray:
@@ -114,7 +107,7 @@ def missingness_plot(path: str | Path, table: pd.DataFrame, *, limit: float, tit
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path, tight=False)
 
 
 def _cluster_order(correlation: np.ndarray) -> np.ndarray:
@@ -205,7 +198,7 @@ def sample_distance_plot(
     bars.yaxis.tick_right()
     _legend_for_flags(bars, flag, loc="lower right")
     fig.suptitle(title)
-    _save(fig, path)
+    save_png(fig, path, tight=False)
 
 
 def pca_plot(path: str | Path, table: pd.DataFrame, *, explained: list[float], title: str) -> None:
@@ -254,7 +247,7 @@ def pca_plot(path: str | Path, table: pd.DataFrame, *, explained: list[float], t
     by_batch.set_ylabel(f"PC2 ({shares[1]:.1%} of variance)")
     fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path, tight=False)
 
 
 def distribution_plot(path: str | Path, table: pd.DataFrame, *, title: str) -> None:
@@ -290,7 +283,7 @@ def distribution_plot(path: str | Path, table: pd.DataFrame, *, title: str) -> N
     ax.set_title(title)
     _legend_for_flags(ax, flag)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path, tight=False)
 
 
 def quality_plots(report: Any, paths: dict[str, str | Path]) -> None:

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from omicsflow.io import atomic_path
+from omicsflow.plots.save import save_png
 
 __all__ = ["attribution_plot", "cv_comparison_plot", "training_curve_plot"]
 
@@ -22,13 +22,6 @@ _MODEL_LABELS = {
     "random_init": "(b) random init",
     "coxnet": "(c) elastic-net\nCox",
 }
-
-
-def _save(fig: plt.Figure, path: str | Path) -> None:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    plt.close(fig)
 
 
 def training_curve_plot(
@@ -105,7 +98,7 @@ def training_curve_plot(
     )
     if title:
         fig.suptitle(title, fontsize=11)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def cv_comparison_plot(path: str | Path, cv: pd.DataFrame, comparison: dict[str, Any]) -> None:
@@ -157,7 +150,7 @@ def cv_comparison_plot(path: str | Path, cv: pd.DataFrame, comparison: dict[str,
         + "\n".join(lines),
         fontsize=8,
     )
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def attribution_plot(
@@ -193,4 +186,4 @@ def attribution_plot(
         f"{overlap} of the {k} signature genes are among the top {k} attributed genes",
         fontsize=9,
     )
-    _save(fig, path)
+    save_png(fig, path)

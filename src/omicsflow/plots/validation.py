@@ -16,19 +16,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from omicsflow.io import atomic_path
+from omicsflow.plots.save import save_png
 
 __all__ = ["calibration_plot", "forest_plot", "notice_plot", "random_signature_plot"]
 
 _COLOURS = ("#1b7837", "#b2182b", "#2166ac", "#e08214", "#762a83")
 _SCORE_NAMES = {"signature": "signature", "model": "network"}
 _MARKERS = ("o", "s", "^", "D", "v", "P")
-
-
-def _save(fig: plt.Figure, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    plt.close(fig)
 
 
 def notice_plot(path: str | Path, *, title: str, message: str) -> None:
@@ -58,7 +52,7 @@ def notice_plot(path: str | Path, *, title: str, message: str) -> None:
         bbox={"facecolor": "#fff7bc", "edgecolor": "#cc4c02", "boxstyle": "round,pad=0.8"},
         transform=ax.transAxes,
     )
-    _save(fig, path)
+    save_png(fig, path, tight=False)
 
 
 def forest_plot(path: str | Path, analyses: list[dict[str, Any]], *, title: str) -> None:
@@ -133,7 +127,7 @@ def forest_plot(path: str | Path, analyses: list[dict[str, Any]], *, title: str)
         ax.spines[spine].set_visible(False)
     ax.tick_params(axis="y", length=0)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path, tight=False)
 
 
 def calibration_plot(
@@ -188,7 +182,7 @@ def calibration_plot(
         ax.legend(fontsize=7, loc="upper left", frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path, tight=False)
 
 
 def random_signature_plot(
@@ -222,4 +216,4 @@ def random_signature_plot(
         ax.legend(fontsize=8, frameon=False, loc="upper left")
     fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path, tight=False)
