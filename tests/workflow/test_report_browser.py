@@ -81,6 +81,17 @@ def test_report_renders_without_console_errors(toy_report: Path, chromium: str) 
             width = figure.evaluate("image => image.complete ? image.naturalWidth : 0")
             assert width > 500, f"{cohort}: the Kaplan–Meier figure did not load"
             page.screenshot(path=str(shots / f"km_{cohort}.png"))
+
+        # Tables are searchable: the cutpoint table filters as one types a gene id.
+        page.goto(toy_report.as_uri())
+        page.get_by_text("4. Biomarkers", exact=True).click()
+        page.locator("tr", has_text="cutpoints.html").first.locator("a[iconname=eye]").click()
+        frame = page.frame_locator("iframe").first
+        frame.locator("#count").wait_for(state="visible", timeout=20_000)
+        assert frame.locator("#count").inner_text() == "1000 of 1000 rows"
+        frame.locator("#search").fill("G0047")
+        assert frame.locator("#count").inner_text() == "10 of 1000 rows"
+        page.screenshot(path=str(shots / "cutpoints_search.png"))
         browser.close()
     assert problems == [], problems
     assert (shots / "summary.png").stat().st_size > 20_000

@@ -45,3 +45,61 @@ rule report_summary:
         **res("low"),
     script:
         "../../scripts/report_summary.py"
+
+
+rule report_tables:
+    input:
+        qc="results/qc/summary.tsv",
+        genes="results/preprocess/genes.tsv",
+        cv="results/train/cv_metrics.tsv",
+        attributions="results/train/attributions.tsv",
+        cutpoints="results/biomarkers/cutpoints.tsv",
+        validation="results/validation/summary.tsv",
+    output:
+        qc=report(
+            "results/report/tables/qc_summary.html",
+            caption="../report/qc_summary.rst",
+            category="1. Quality",
+        ),
+        genes=report(
+            "results/report/tables/genes.html",
+            caption="../report/genes.rst",
+            category="2. Preprocessing",
+        ),
+        cv=report(
+            "results/report/tables/cv_metrics.html",
+            caption="../report/table_cv_metrics.rst",
+            category="3. Training",
+        ),
+        attributions=report(
+            "results/report/tables/attributions.html",
+            caption="../report/table_attributions.rst",
+            category="3. Training",
+        ),
+        cutpoints=report(
+            "results/report/tables/cutpoints.html",
+            caption="../report/cutpoints.rst",
+            category="4. Biomarkers",
+        ),
+        validation=report(
+            "results/report/tables/validation_summary.html",
+            caption="../report/validation_summary.rst",
+            category="5. Validation",
+        ),
+    log:
+        "logs/report_tables/all.log",
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        **res("low"),
+    params:
+        titles={
+            "qc": "Quality of every cohort",
+            "genes": "Genes kept, dropped and absent per cohort",
+            "cv": "Cross-validated C-index per model, repeat and fold",
+            "attributions": "Gene attributions of the fine-tuned network",
+            "cutpoints": "Every gene's maximally selected cutpoint",
+            "validation": "The signature and the network on every validation cohort",
+        },
+    script:
+        "../../scripts/report_tables.py"
