@@ -104,7 +104,7 @@ def searchable_table_html(table: pd.DataFrame, *, title: str, note: str = "") ->
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>\n"
         f"<h1>{html.escape(title)}</h1>\n"
         + (f'<p class="note">{html.escape(note)}</p>\n' if note else "")
-        + '<input id="search" type="search" placeholder="Search every column…" autofocus>'
+        + '<input id="search" type="search" placeholder="Search every column…">'
         '<span class="count" id="count"></span>\n'
         f"<table><thead><tr>{header}</tr></thead><tbody>\n{rows}\n</tbody></table>\n"
         f"<script>{_SCRIPT}</script></body></html>\n"
