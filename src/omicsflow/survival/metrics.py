@@ -442,20 +442,32 @@ def concordance_index(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> 
     """
     time, event = as_survival(time, event)
     risk = np.asarray(risk, dtype=np.float64).ravel()
-    concordant = 0.0
-    comparable = 0.0
-    event_index = np.flatnonzero(event)
-    # Blocks of event rows keep memory at O(block × n).
-    for start in range(0, event_index.size, 512):
-        rows = event_index[start : start + 512]
+    concordant, comparable = _pair_counts(time, event, risk, np.flatnonzero(event))
+    total = comparable.sum()
+    return float(concordant.sum() / total) if total else float("nan")
+
+
+def _pair_counts(
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, event_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Concordant (ties ½) and comparable pair counts of each event row (Harrell's pairs).
+
+    Row ``i`` is comparable with every ``j`` whose time is longer, or equal and censored.
+    Blocks of 512 event rows keep memory at O(512 × n).
+    """
+    concordant = np.empty(event_rows.size)
+    comparable = np.empty(event_rows.size)
+    for start in range(0, event_rows.size, 512):
+        rows = event_rows[start : start + 512]
         t_i = time[rows][:, None]
         longer = (time[None, :] > t_i) | ((time[None, :] == t_i) & ~event[None, :])
         r_i = risk[rows][:, None]
-        comparable += longer.sum()
-        concordant += ((risk[None, :] < r_i) & longer).sum() + 0.5 * (
+        block = slice(start, start + rows.size)
+        comparable[block] = longer.sum(axis=1)
+        concordant[block] = ((risk[None, :] < r_i) & longer).sum(axis=1) + 0.5 * (
             (risk[None, :] == r_i) & longer
-        ).sum()
-    return float(concordant / comparable) if comparable else float("nan")
+        ).sum(axis=1)
+    return concordant, comparable
 
 
 def concordance_index_many(time: np.ndarray, event: np.ndarray, risks: np.ndarray) -> np.ndarray:
@@ -576,21 +588,11 @@ def concordance_index_uno(
             "set a truncation time (validation.uno_tau) below the last follow-up"
         )
         return float("nan")
-    numerator = 0.0
-    denominator = 0.0
-    event_index = np.flatnonzero(used)
-    for start in range(0, event_index.size, 512):
-        rows = event_index[start : start + 512]
-        t_i = time[rows][:, None]
-        longer = (time[None, :] > t_i) | ((time[None, :] == t_i) & ~event[None, :])
-        r_i = risk[rows][:, None]
-        weight = 1.0 / censoring[rows] ** 2
-        score = ((risk[None, :] < r_i) & longer).sum(axis=1) + 0.5 * (
-            (risk[None, :] == r_i) & longer
-        ).sum(axis=1)
-        numerator += float(weight @ score)
-        denominator += float(weight @ longer.sum(axis=1))
-    return numerator / denominator if denominator else float("nan")
+    event_rows = np.flatnonzero(used)
+    concordant, comparable = _pair_counts(time, event, risk, event_rows)
+    weight = 1.0 / censoring[event_rows] ** 2
+    denominator = float(weight @ comparable)
+    return float(weight @ concordant) / denominator if denominator else float("nan")
 
 
 def time_dependent_auc(
