@@ -137,7 +137,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}  load average at start: {os.getloadavg()}", flush=True)
+    print(
+        f"cores: {len(os.sched_getaffinity(0))}  load average at start: {os.getloadavg()}",
+        flush=True,
+    )
 
     quick = {"knn": 3, "sklearn-knn": 3, "iterative": 1, "mean": 3}
     small = bench("modules", *modules_data(300, 2000), quick)
