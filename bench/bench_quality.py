@@ -68,7 +68,8 @@ def main() -> None:
     parser.add_argument("--reference-samples", type=int, default=300)
     args = parser.parse_args()
     print(
-        f"machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores in use, "
+        f"machine: {platform.processor() or platform.machine()}, "
+        f"{len(os.sched_getaffinity(0))} cores in use, "
         f"load average {os.getloadavg()[0]:.1f} (timings are noisy on a shared machine)"
     )
     planted = toy_defects.plant_outliers(simulate(args.samples, args.genes), 3, seed=2)
