@@ -138,6 +138,42 @@ def test_knn_matches_reference_impute_knn(seed, k):
     np.testing.assert_allclose(out.to_numpy().T, expected, rtol=0, atol=1e-10)
 
 
+def heavy_missing_matrix(seed: int, n: int = 14, p: int = 60) -> np.ndarray:
+    """:func:`awkward_matrix` plus genes over the default rowmax (0.5): eight genes missing
+    ``floor(0.5 n) + 1`` to ``n - 1`` samples, and one at exactly ``floor(0.5 n)`` (kept)."""
+    x = awkward_matrix(seed, p=p, n=n)
+    clean = awkward_matrix(seed, p=p, n=n, missing=0.0)  # same values, no random holes
+    rng = np.random.default_rng(100 + seed)
+    limit = math.trunc(0.5 * n)
+    counts = [*np.linspace(limit + 1, n - 1, 8).round().astype(int).tolist(), limit]
+    for row, count in zip(range(20, 20 + len(counts)), counts, strict=True):
+        x[row] = clean[row]
+        x[row, rng.choice(n, size=count, replace=False)] = np.nan
+    return x
+
+
+@pytest.mark.parametrize(
+    ("seed", "k", "n"), [(0, 1, 14), (0, 10, 14), (1, 3, 14), (2, 10, 14), (3, 3, 15), (4, 5, 25)]
+)
+def test_knn_matches_reference_with_default_rowmax_and_many_mean_filled_genes(seed, k, n):
+    x = heavy_missing_matrix(seed, n=n)
+    missing = np.isnan(x)
+    over = missing.sum(axis=1) > math.trunc(0.5 * n)
+    assert over[20:28].all() and not over[28] and over.sum() >= 8
+    expected = reference_impute_knn(x, k=k)  # rowmax 0.5, as R's default
+    imputer = KNNGeneImputer(k=k).fit(frame(x))
+    np.testing.assert_array_equal(imputer.mean_filled_, over)
+    out = imputer.transform(frame(x)).to_numpy().T
+    np.testing.assert_array_equal(out[~missing], x[~missing])
+    np.testing.assert_allclose(out[missing], expected[missing], rtol=0, atol=1e-10)
+    filled = missing & over[:, None]
+    assert filled.sum() >= 8 * (math.trunc(0.5 * n) + 1)
+    np.testing.assert_allclose(out[filled], expected[filled], rtol=0, atol=1e-10)
+    # R's sample means run over the genes below rowmax only: means over all genes would differ
+    all_genes = np.broadcast_to(np.nanmean(x, axis=0), x.shape)[filled]
+    assert np.abs(expected[filled] - all_genes).max() > 1e-3
+
+
 @pytest.mark.parametrize("n_candidates", [4, 13])
 def test_screened_search_matches_reference(n_candidates, caplog):
     """The float32 screen, the float64 rescreen and the exhaustive search all agree with R."""

@@ -222,3 +222,48 @@ def test_same_input_same_numbers(toy_dir):
         second.to_dict(), sort_keys=True
     )
     assert first.sample_table.to_csv() == second.sample_table.to_csv()
+
+
+def test_score_alone_fails_and_the_gate_lists_each_failing_check_with_its_fix():
+    """No hard failure: several soft concerns under strict thresholds fail on the score."""
+    options = {"pass_score": 0.95, "warn_score": 0.9}
+    quality = score_cohort(cohort(n=30, missing=0.1, events=12), options=options).to_dict()
+    assert quality["hard_failures"] == [] and quality["verdict"] == "fail"
+    below = {name: value for name, value in quality["components"].items() if value < 1.0}
+    assert set(below) == {"missingness", "dimensionality", "outcome"}
+    with pytest.raises(QualityGateError, match="the discovery cohort must pass") as info:
+        check_gate(quality)
+    message = str(info.value)
+    assert f"score {quality['score']:.2f}, verdict fail" in message
+    assert f"seen: {len(below)} failing checks:" in message
+    # every component below 1 is listed, worst first, with its score, what was seen and its fix
+    ordered = sorted(below, key=below.get)
+    positions = [message.index(f"\n    - {name}: score {below[name]:.2f}: ") for name in ordered]
+    assert positions == sorted(positions)
+    for name in ordered:
+        what = quality["reasons"][name].split("; fix: ")[0]
+        fix = quality["fixes"][name]
+        assert f"- {name}: score {below[name]:.2f}: {what}\n      fix: {fix}" in message
+    for name in set(quality["components"]) - set(below):
+        assert f"- {name}:" not in message
+    assert "fix: longer follow-up or a larger cohort" in message
+
+
+def test_warn_verdict_continues_with_a_logged_warning(caplog):
+    adata = cohort(missing=0.1)
+    quality = score_cohort(adata, options={"pass_score": 0.97}).to_dict()
+    assert quality["verdict"] == "warn" and quality["score"] == pytest.approx(0.96)
+    with caplog.at_level("WARNING", logger="omicsflow.quality.gate"):
+        assert check_gate(quality) == "continue"
+        passed = apply_gate(adata, quality)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    expected = (
+        "cohort c passes the quality gate with a warning (score 0.96): "
+        f"missingness: {quality['reasons']['missingness']}"
+    )
+    assert warnings[0] == expected and warnings.count(expected) == 2
+    assert passed.uns["qc"]["verdict"] == "warn" and passed.uns["qc"]["excluded"] is False
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="omicsflow.quality.gate"):
+        assert check_gate(score_cohort(cohort()).to_dict()) == "continue"
+    assert caplog.records == []  # a pass logs nothing at warning level
