@@ -57,7 +57,10 @@ def assert_same_weights(first, second):
 
 
 @pytest.mark.parametrize("strategy", ["full", "gradual"])
-def test_finetune_resumes_to_exactly_the_uninterrupted_weights(strategy, cohort, tmp_path, caplog):
+def test_finetune_resumes_to_exactly_the_uninterrupted_weights(
+    strategy, torch_mode, cohort, tmp_path, caplog
+):
+    """Both strategies, with and without deterministic algorithms (``torch_mode``)."""
     x, time, event = cohort
     torch.manual_seed(5)
     encoder = {
@@ -108,9 +111,12 @@ def test_finetune_resumes_to_exactly_the_uninterrupted_weights(strategy, cohort,
     assert payload["state"]["progress"]["finished"] is True
     assert {"model", "optimiser", "scheduler"} <= set(payload["state"]["stateful"])
     assert {"torch", "numpy", "python", "cuda"} <= set(payload["state"]["rng"])
+    assert torch.are_deterministic_algorithms_enabled() is torch_mode
 
 
-def test_pretraining_resumes_to_exactly_the_uninterrupted_weights(cohort, tmp_path, caplog):
+def test_pretraining_resumes_to_exactly_the_uninterrupted_weights(
+    torch_mode, cohort, tmp_path, caplog
+):
     x, _, _ = cohort
     options = {**DEFAULT_TRAIN["pretrain"], "epochs": 6, "batch_size": 16}
     kwargs = dict(architecture=ARCH, options=options, seed=9, device=CPU)
@@ -127,6 +133,7 @@ def test_pretraining_resumes_to_exactly_the_uninterrupted_weights(cohort, tmp_pa
     for key in reference:
         assert torch.equal(reference[key], resumed[key]), key
     assert history.equals(reference_history)
+    assert torch.are_deterministic_algorithms_enabled() is torch_mode
 
 
 def test_a_finished_checkpoint_returns_the_result_without_training(cohort, tmp_path, caplog):
