@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from omicsflow import toy_defects as td
+from omicsflow.cohort import load_cohort, read_cohort_sheet
 from omicsflow.errors import InputError
 from omicsflow.preprocess import (
     Imputer,
@@ -19,13 +21,16 @@ from omicsflow.preprocess import (
     benchmark_imputers,
     choose_method,
     gene_table,
+    log2_plus_one,
     preprocess_cohort,
     read_transform_header,
     shared_genes,
+    wants_log2,
 )
-from omicsflow.preprocess.align import alignment_table, check_absent_genes
+from omicsflow.preprocess.align import alignment_table, check_absent_genes, model_gene_table
 from omicsflow.preprocess.impute import hide_observed
 from omicsflow.preprocess.pipeline import fit_preprocessor, imputer_options
+from omicsflow.quality import apply_gate, score_cohort
 from omicsflow.toy import ToyDesign, make_toy_cohorts
 
 FAST_ITERATIVE = {"max_iter": 3}
@@ -313,6 +318,83 @@ def test_log2_is_applied_before_imputation():
     np.testing.assert_allclose(out.X, fitted.transform(np.log2(counts + 1.0)), rtol=1e-6)
 
 
+def test_wants_log2_follows_the_setting_and_the_qc_verdict():
+    unlogged, logged = {"needs_log_transform": True}, {"needs_log_transform": False}
+    assert wants_log2("auto", unlogged) is True
+    assert wants_log2("auto", logged) is False
+    assert wants_log2("auto", None) is False and wants_log2("auto", {}) is False
+    assert wants_log2("always", logged) is True and wants_log2("always", None) is True
+    assert wants_log2("never", unlogged) is False
+    with pytest.raises(InputError, match="unknown log_transform setting") as info:
+        wants_log2("yes", unlogged)
+    assert "'yes'" in str(info.value) and "preprocess.log_transform" in str(info.value)
+
+
+def test_log2_plus_one_values_and_negative_values_are_an_error():
+    counts = pd.DataFrame({"a": [0.0, 1.0, np.nan], "b": [3.0, 1023.0, 7.0]}, index=["x", "y", "z"])
+    out = log2_plus_one(counts, cohort="c")
+    expected = pd.DataFrame({"a": [0.0, 1.0, np.nan], "b": [2.0, 10.0, 3.0]}, index=counts.index)
+    pd.testing.assert_frame_equal(out, expected, rtol=0, atol=1e-15)
+    logged = counts.copy()
+    logged.loc["y", "b"] = -2.5
+    logged.loc["z", "b"] = -0.5
+    with pytest.raises(InputError, match=r"log2\(x \+ 1\) needs non-negative values") as info:
+        log2_plus_one(logged, cohort="c")
+    message = str(info.value)
+    assert "cohort: c" in message and "'b'" in message and "'a'" not in message
+    assert "2 negative values (minimum -2.5)" in message
+    assert "set preprocess.log_transform to never" in message
+
+
+def _log_mean_zscore(
+    adata: ad.AnnData, genes: list[str], mean: np.ndarray, centre: np.ndarray, sd: np.ndarray
+) -> np.ndarray:
+    """log2(x + 1), missing cells (and absent genes) set to ``mean``, then z-scored."""
+    values = pd.DataFrame(
+        np.asarray(adata.X, dtype=np.float64), columns=adata.var_names.astype(str)
+    ).reindex(columns=genes)
+    logged = np.log2(values.to_numpy() + 1.0)
+    filled = np.where(np.isnan(logged), mean, logged)
+    return (filled - centre) / sd
+
+
+def test_unlogged_toy_cohort_is_logged_then_imputed_then_normalised(toy_dir):
+    """Raw counts: QC says un-logged → wants_log2 → log2(x + 1) → mean fill → z-score."""
+    sheet = read_cohort_sheet(toy_dir / "cohorts.tsv")
+    gated = {}
+    for name in ("discovery", "validation_a"):
+        counts = td.plant_unlogged(load_cohort(sheet[name])).adata
+        quality = score_cohort(counts, seed=1).to_dict()
+        assert quality["needs_log_transform"] is True and quality["verdict"] != "fail"
+        gated[name] = (apply_gate(counts, quality), quality)
+    discovery, quality = gated["discovery"]
+    assert np.nanmax(discovery.X) > 1000 and np.isnan(discovery.X).any()
+    options = {"log_transform": "auto", "impute": "mean", "normalize": "zscore"}
+    genes = list(discovery.var_names.astype(str))
+    fitted, extra = fit_preprocessor(
+        discovery, gene_lists={"discovery": genes}, options=options, seed=1, quality=quality
+    )
+    assert extra["log2"] is True
+    # the discovery reference, computed independently
+    logged = np.log2(np.asarray(discovery.X, dtype=np.float64) + 1.0)
+    mean = np.nanmean(logged, axis=0)
+    filled = np.where(np.isnan(logged), mean, logged)
+    centre, sd = filled.mean(axis=0), filled.std(axis=0, ddof=1)
+    for name, (adata, cohort_quality) in gated.items():
+        out = preprocess_cohort(
+            adata,
+            fitted,
+            role=adata.uns["cohort"]["role"],
+            log2=wants_log2(options["log_transform"], cohort_quality),
+        )
+        assert out.uns["preprocess"]["log2"] is True, name
+        expected = _log_mean_zscore(adata, genes, mean, centre, sd)
+        np.testing.assert_allclose(out.X, expected, rtol=1e-5, atol=1e-5, err_msg=name)
+    # without the log, the same fit gives something else entirely
+    unlogged = preprocess_cohort(discovery, fitted, role="discovery", log2=False)
+    assert np.abs(unlogged.X - (filled - centre) / sd).max() > 10
+
+
 def test_fit_preprocessor_from_config_and_header(tmp_path):
     discovery, _ = planted(seed=1)
     options = {
@@ -378,6 +460,33 @@ def test_gene_table_counts_kept_dropped_and_absent():
     assert plain.loc[0, "n_absent"] == 1 and "role" not in plain
 
 
+def test_model_gene_table_lists_each_model_gene_and_the_cohorts_lacking_it(tmp_path):
+    discovery = pd.DataFrame(np.ones((3, 5)), columns=["d", "a", "b", "c", "e"])
+    source = pd.DataFrame(np.ones((2, 4)), columns=["a", "b", "c", "d"])
+    other = pd.DataFrame(np.ones((3, 4)), columns=["b", "c", "x", "y"])
+    other["c"] = np.nan  # present id, nothing measured: absent too
+    cohorts = [
+        _cohort(source, "src", "source"),
+        _cohort(discovery, "disc", "discovery"),
+        _cohort(other, "val", "validation"),
+    ]
+    genes = shared_genes({"disc": list(discovery.columns), "src": list(source.columns)})
+    table = model_gene_table(cohorts, genes)
+    assert list(table.columns) == ["gene", "n_cohorts_absent", "in_src", "in_disc", "in_val"]
+    assert list(table["gene"]) == ["d", "a", "b", "c"]  # model order, "e" not kept
+    assert table["in_src"].all() and table["in_disc"].all()
+    assert list(table["in_val"]) == [False, False, True, False]
+    assert list(table["n_cohorts_absent"]) == [1, 1, 0, 1]
+    # agrees with the per-cohort counts of genes.tsv
+    counts = alignment_table(cohorts, genes).set_index("cohort")
+    for cohort in ("src", "disc", "val"):
+        assert table[f"in_{cohort}"].sum() == counts.loc[cohort, "n_kept"]
+        assert (~table[f"in_{cohort}"]).sum() == counts.loc[cohort, "n_absent"]
+    table.to_csv(tmp_path / "model_genes.tsv", sep="\t", index=False)
+    back = pd.read_csv(tmp_path / "model_genes.tsv", sep="\t")
+    pd.testing.assert_frame_equal(back, table)
+
+
 def test_absent_genes_warn_or_stop(caplog):
     caplog.set_level(logging.INFO)
     check_absent_genes(["a"], 10, cohort="v", max_share=0.2, action="error")
@@ -387,6 +496,59 @@ def test_absent_genes_warn_or_stop(caplog):
     with pytest.raises(InputError, match="lacks too many of the model's genes") as info:
         check_absent_genes(["a", "b", "c"], 10, cohort="v", max_share=0.2, action="error")
     assert "30.0%" in str(info.value) and "cohort: v" in str(info.value)
+
+
+def _lacking_validation(n_absent_ids: int, n_unmeasured: int) -> tuple[Preprocessor, ad.AnnData]:
+    """A discovery fit on 120 genes and a validation cohort lacking some of them: ids dropped
+    (the first ``n_absent_ids``), or present with no measured value (the next ``n_unmeasured``)."""
+    discovery, _ = planted(seed=1)
+    validation, _ = planted(n=30, seed=2)
+    genes = list(discovery.columns)
+    validation = validation.drop(columns=genes[:n_absent_ids])
+    validation[genes[n_absent_ids : n_absent_ids + n_unmeasured]] = np.nan
+    fitted = Preprocessor(genes, impute="mean").fit(discovery, cohort="disc")
+    return fitted, _cohort(validation, "val_b", "validation")
+
+
+def test_validation_lacking_too_many_model_genes_stops_preprocessing():
+    fitted, validation = _lacking_validation(25, 5)  # 30 of 120 = 25% > 20%
+    with pytest.raises(InputError, match="lacks too many of the model's genes") as info:
+        preprocess_cohort(
+            validation, fitted, role="validation", max_absent_share=0.2, absent_action="error"
+        )
+    message = str(info.value)
+    assert "cohort: val_b" in message
+    assert "30 of 120 model genes absent (25.0%)" in message
+    assert "at most 20% absent (preprocess.absent_genes.max_share)" in message
+    assert "fix: map gene ids to the discovery cohort's identifiers" in message
+    # the same cohort under a looser limit goes through, its absent genes imputed
+    out = preprocess_cohort(
+        validation, fitted, role="validation", max_absent_share=0.3, absent_action="error"
+    )
+    assert out.uns["preprocess"]["n_genes_absent"] == 30
+
+
+def test_validation_lacking_too_many_model_genes_warns_with_the_count(caplog):
+    fitted, validation = _lacking_validation(25, 5)
+    with caplog.at_level("WARNING", logger="omicsflow.preprocess.align"):
+        out = preprocess_cohort(
+            validation, fitted, role="validation", max_absent_share=0.2, absent_action="warn"
+        )
+    (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert record.getMessage().startswith("cohort val_b lacks 30 of 120 model genes (25.0%)")
+    assert record.getMessage().endswith("more than the 20% allowed")
+    info = out.uns["preprocess"]
+    assert info["n_genes_absent"] == 30 and list(info["genes_absent"]) == fitted.genes[:30]
+    # absent genes get the discovery fit's fill (the discovery mean), then its z-score: 0
+    absent = np.isin(out.var_names, fitted.genes[:30])
+    np.testing.assert_allclose(out.X[:, absent], 0.0, atol=1e-5)
+    caplog.clear()
+    fitted, validation = _lacking_validation(20, 4)  # 24 of 120 = 20%: at the limit, no warning
+    with caplog.at_level("WARNING", logger="omicsflow.preprocess.align"):
+        preprocess_cohort(
+            validation, fitted, role="validation", max_absent_share=0.2, absent_action="error"
+        )
+    assert caplog.records == []
 
 
 # ---------------------------------------------------------------- errors

@@ -93,6 +93,11 @@ rule preprocess_genes:
             caption="../report/genes.rst",
             category="2. Preprocessing",
         ),
+        model_genes=report(
+            "results/preprocess/model_genes.tsv",
+            caption="../report/genes.rst",
+            category="2. Preprocessing",
+        ),
     log:
         "logs/preprocess_genes/all.log",
     conda:

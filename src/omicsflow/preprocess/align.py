@@ -6,6 +6,10 @@ Validation cohorts never choose genes; each is aligned to the model's genes, and
 lacks (absent id, or no measured value) is imputed from the discovery fit. A validation
 cohort lacking more than a configured share of the model's genes is warned about, or
 stopped, by configuration.
+
+Two tables report the alignment: :func:`alignment_table` (``genes.tsv``) counts per cohort the
+genes kept, dropped and absent; :func:`model_gene_table` (``model_genes.tsv``) lists the
+model's genes, one row each, with the cohorts that measure or lack it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ __all__ = [
     "absent_genes",
     "alignment_table",
     "check_absent_genes",
+    "gene_presence",
     "gene_table",
+    "model_gene_table",
     "shared_genes",
 ]
 
@@ -182,12 +188,39 @@ def gene_table(
     return table
 
 
-def alignment_table(cohorts: list[ad.AnnData], genes: list[str]) -> pd.DataFrame:
-    """:func:`gene_table` for preprocessed-stage cohorts (ids and roles from ``uns["cohort"]``).
+def gene_presence(genes: list[str], absent: dict[str, list[str]]) -> pd.DataFrame:
+    """One row per model gene: which cohorts measure it and which lack it.
 
-    A model gene counts as absent from a cohort when its id is missing or it has no measured
-    value there.
+    Parameters
+    ----------
+    genes
+        The model's genes, in order.
+    absent
+        Cohort id → model genes it lacks (:func:`absent_genes`), in the column order wanted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``gene``, ``n_cohorts_absent`` (cohorts lacking the gene, which impute it from the
+        discovery fit), then one boolean column ``in_<cohort>`` per cohort: ``True`` where
+        the cohort measures the gene, ``False`` where it lacks it.
     """
+    gene_index = pd.Index(genes, dtype=object)
+    present = pd.DataFrame(
+        {f"in_{cohort}": ~gene_index.isin(lacking) for cohort, lacking in absent.items()},
+        index=pd.RangeIndex(len(genes)),
+    )
+    table = pd.DataFrame(
+        {"gene": gene_index, "n_cohorts_absent": (~present).sum(axis=1).astype(np.int64)},
+        index=present.index,
+    )
+    return pd.concat([table, present], axis=1)
+
+
+def _cohort_genes(
+    cohorts: list[ad.AnnData], genes: list[str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
+    """Per cohort (ids from ``uns["cohort"]``): its gene ids, the model genes it lacks, its role."""
     gene_lists, absent, roles = {}, {}, {}
     for adata in cohorts:
         cohort = str(adata.uns["cohort"]["id"])
@@ -197,4 +230,34 @@ def alignment_table(cohorts: list[ad.AnnData], genes: list[str]) -> pd.DataFrame
         gene_lists[cohort] = list(frame.columns)
         absent[cohort] = absent_genes(frame, genes)
         roles[cohort] = str(adata.uns["cohort"].get("role", ""))
+    return gene_lists, absent, roles
+
+
+def alignment_table(cohorts: list[ad.AnnData], genes: list[str]) -> pd.DataFrame:
+    """:func:`gene_table` for preprocessed-stage cohorts (ids and roles from ``uns["cohort"]``).
+
+    A model gene counts as absent from a cohort when its id is missing or it has no measured
+    value there.
+    """
+    gene_lists, absent, roles = _cohort_genes(cohorts, genes)
     return gene_table(gene_lists, genes, absent=absent, roles=roles)
+
+
+def model_gene_table(cohorts: list[ad.AnnData], genes: list[str]) -> pd.DataFrame:
+    """:func:`gene_presence` for preprocessed-stage cohorts (``model_genes.tsv``).
+
+    Parameters
+    ----------
+    cohorts
+        The cohorts, in the column order wanted (ids from ``uns["cohort"]``).
+    genes
+        The model's genes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model gene; a gene counts as absent from a cohort when its id is missing
+        or it has no measured value there (as in :func:`alignment_table`).
+    """
+    _, absent, _ = _cohort_genes(cohorts, genes)
+    return gene_presence(genes, absent)
