@@ -20,13 +20,19 @@ import torch
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test as lifelines_logrank
 from lifelines.statistics import multivariate_logrank_test
-from sksurv.metrics import concordance_index_ipcw, cumulative_dynamic_auc
+from matplotlib.figure import Figure
+from sksurv.metrics import (
+    concordance_index_censored,
+    concordance_index_ipcw,
+    cumulative_dynamic_auc,
+)
 from sksurv.util import Surv
 
 from omicsflow.cohort import expression_frame, load_cohort, outcome, read_cohort_sheet
 from omicsflow.errors import ConfigError, InputError
 from omicsflow.io import read_h5ad, write_h5ad
 from omicsflow.plots import km_plot
+from omicsflow.plots.km import km_figure
 from omicsflow.preprocess import Preprocessor, preprocess_cohort
 from omicsflow.survival.cutpoint import scan_cutpoints
 from omicsflow.survival.metrics import concordance_index
@@ -54,6 +60,7 @@ from omicsflow.validate import (
     write_validation_summary,
 )
 from omicsflow.validate.groups import multivariable_cox
+from omicsflow.validate.output import km_figures
 
 TIGHT = {"precision": 1e-12, "r_precision": 1e-14, "step_size": 0.5}
 ARCHITECTURE = {"widths": [8], "dropout": 0.0, "norm": "none"}
@@ -193,6 +200,9 @@ def test_cohort_metrics_match_references(prepared):
     cox = CoxPHFitter().fit(frame, "time", "event", fit_options=TIGHT)
     assert metrics["hazard_ratio"] == pytest.approx(float(np.exp(cox.params_["high"])), rel=1e-6)
     assert metrics["log_hr_se"] == pytest.approx(float(cox.standard_errors_["high"]), rel=1e-6)
+    ci_low, ci_high = np.exp(cox.confidence_intervals_.loc["high"].to_numpy())
+    assert metrics["hr_ci_low"] == pytest.approx(ci_low, rel=1e-6)
+    assert metrics["hr_ci_high"] == pytest.approx(ci_high, rel=1e-6)
     # The planted signal validates.
     assert metrics["c_index"] > 0.57 and metrics["hazard_ratio"] > 1.5
 
@@ -215,6 +225,14 @@ def test_model_block_uses_the_network_and_a_discovery_threshold(prepared):
     assert absolute.metrics["model"]["n_high"] == int((risk > median).sum())
     for key in ("c_index_uno", "td_auc", "hazard_ratio", "calibration", "multivariable"):
         assert key in block
+    # The network's HR and 95% CI (high vs low) against lifelines.
+    high = risk > np.quantile(risk, 0.5, method="inverted_cdf")
+    frame = pd.DataFrame({"high": high.astype(float), "time": time, "event": event})
+    cox = CoxPHFitter().fit(frame, "time", "event", fit_options=TIGHT)
+    ci_low, ci_high = np.exp(cox.confidence_intervals_.loc["high"].to_numpy())
+    assert block["hazard_ratio"] == pytest.approx(float(np.exp(cox.params_["high"])), rel=1e-6)
+    assert block["hr_ci_low"] == pytest.approx(ci_low, rel=1e-6)
+    assert block["hr_ci_high"] == pytest.approx(ci_high, rel=1e-6)
 
 
 def test_three_risk_groups_against_lifelines(prepared, tmp_path):
@@ -234,10 +252,92 @@ def test_three_risk_groups_against_lifelines(prepared, tmp_path):
     by_label = {g["label"]: g for g in evaluation.groups}
     assert by_label["2"]["hazard_ratio"] == pytest.approx(np.exp(cox.params_["g2"]), rel=1e-6)
     assert by_label[">=3"]["hazard_ratio"] == pytest.approx(np.exp(cox.params_["g3"]), rel=1e-6)
+    intervals = np.exp(cox.confidence_intervals_)
+    for label, term in (("2", "g2"), (">=3", "g3")):
+        assert by_label[label]["hr_ci_low"] == pytest.approx(intervals.iloc[:, 0][term], rel=1e-6)
+        assert by_label[label]["hr_ci_high"] == pytest.approx(intervals.iloc[:, 1][term], rel=1e-6)
     assert evaluation.hazard_ratio == by_label[">=3"]["hazard_ratio"]  # highest vs reference
     assert evaluation.n_high == int((labels == ">=3").sum())
+    masks = {label: labels == label for label in groups.order}
+    figure = km_figure(time, event, groups.masks(), title="three groups")
+    _check_km_figure(figure, time, event, masks)
     km_plot(tmp_path / "km3.png", time, event, groups.masks(), title="three groups")
     assert (tmp_path / "km3.png").stat().st_size > 10_000
+
+
+def _check_km_figure(
+    figure: Figure, time: np.ndarray, event: np.ndarray, masks: dict[str, np.ndarray]
+) -> str:
+    """Assert the curves equal lifelines' KM and the at-risk table counts ``time >= tick``.
+
+    Returns the annotation text of the curves' axes.
+    """
+    curves, table = figure.axes
+    # One step curve per group, equal to lifelines' Kaplan–Meier estimate at every step.
+    steps = {
+        line.get_label().split(" (n=")[0]: line
+        for line in curves.lines
+        if "(n=" in line.get_label()
+    }
+    assert list(steps) == list(masks)
+    for label, mask in masks.items():
+        line = steps[label]
+        assert line.get_label() == f"{label} (n={mask.sum()}, events={int(event[mask].sum())})"
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        reference = KaplanMeierFitter().fit(time[mask], event[mask])
+        np.testing.assert_array_equal(x[1:], np.unique(time[mask]))
+        np.testing.assert_allclose(
+            y, reference.survival_function_at_times(x).to_numpy(), rtol=0, atol=1e-12
+        )
+    # The numbers-at-risk table: one cell per group and tick, counted here from the data.
+    ticks = np.asarray(table.get_xticks())
+    assert ticks[0] == 0.0 and ticks[-1] <= time.max() and ticks.size >= 3
+    rows = dict(
+        zip(table.get_yticks(), [t.get_text() for t in table.get_yticklabels()], strict=True)
+    )
+    cells = {}
+    for text in table.texts:
+        x, y = text.get_position()
+        cells[(rows[y], float(x))] = int(text.get_text())
+    expected = {
+        (label, float(tick)): int(np.sum(time[mask] >= tick))
+        for label, mask in masks.items()
+        for tick in ticks
+    }
+    assert cells == expected
+    assert all(cells[(label, 0.0)] == mask.sum() for label, mask in masks.items())
+    return "\n".join(text.get_text() for text in curves.texts)
+
+
+def test_km_figures_show_at_risk_counts_and_lifelines_statistics(prepared):
+    adata = prepared["validation_a"]
+    result = _validate(prepared, adata)
+    time, event = outcome(adata)
+    signature = prepared["signature"]
+    score = score_signature(signature, expression_frame(adata))
+    model, genes = load_model(prepared["model"], genes=list(adata.var_names))
+    risk = predict_risk(model, expression_frame(adata)[genes].to_numpy())
+    y = Surv.from_arrays(event.astype(bool), time)
+    figures = km_figures(result)
+    assert set(figures) == {"signature", "model"}
+    for name, values, high in (
+        ("signature", score, score > signature.risk_cutpoint),
+        ("model", risk, risk > np.quantile(risk, 0.5, method="inverted_cdf")),
+    ):
+        masks = {"low risk": ~high, "high risk": high}
+        annotation = _check_km_figure(figures[name], time, event, masks)
+        p_value = lifelines_logrank(time[high], time[~high], event[high], event[~high]).p_value
+        frame = pd.DataFrame({"high": high.astype(float), "time": time, "event": event})
+        cox = CoxPHFitter().fit(frame, "time", "event", fit_options=TIGHT)
+        hr = float(np.exp(cox.params_["high"]))
+        ci_low, ci_high = np.exp(cox.confidence_intervals_.loc["high"].to_numpy())
+        harrell = concordance_index_censored(event.astype(bool), time, values)[0]
+        uno = concordance_index_ipcw(y, y, values, tau=60.0)[0]
+        assert annotation.splitlines() == [
+            f"log-rank p = {p_value:.2g} (1 df)",
+            f"HR high risk vs low risk = {hr:.2f} ({ci_low:.2f}–{ci_high:.2f})",
+            f"Harrell's C = {harrell:.3f}, Uno's C = {uno:.3f}",
+        ], name
 
 
 def test_evaluate_risk_keeps_the_two_group_contract(survival_data):

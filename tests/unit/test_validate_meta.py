@@ -1,4 +1,4 @@
-"""DerSimonian–Laird meta-analysis against a hand-computed example, and meta_analyse."""
+"""DerSimonian–Laird meta-analysis against a hand-computed example, meta_analyse, forest plot."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from omicsflow.errors import InputError
+from omicsflow.plots.validation import forest_figure
 from omicsflow.validate import dersimonian_laird, meta_analyse
 
 # Hand computation (three cohorts):
@@ -91,3 +92,50 @@ def test_meta_analyse_of_the_model_block():
 def test_meta_analyse_with_nothing_to_pool():
     result = meta_analyse([{"cohort": "d", "excluded": True, "exclusion_reason": "qc"}])
     assert result["k"] == 0 and "hazard_ratio" not in result
+
+
+def test_forest_figure_draws_inputs_and_pooled_estimate():
+    y, s = (0.5, 0.1, 0.9), (0.2, 0.3, 0.25)
+    records = [
+        {"cohort": name, "log_hr": est, "log_hr_se": se, "n": 100, "events": 50}
+        for name, est, se in zip("abc", y, s, strict=True)
+    ]
+    records.append({"cohort": "d", "excluded": True, "exclusion_reason": "too few events"})
+    figure = forest_figure([meta_analyse(records)], title="signature")
+    ax = figure.axes[0]
+    z = 1.959963984540054
+    # Per cohort, top to bottom: a square at exp(y) and a segment exp(y ± z s).
+    squares = sorted(
+        (line for line in ax.lines if line.get_marker() == "s"),
+        key=lambda line: -line.get_ydata()[0],
+    )
+    segments = sorted(
+        (
+            line
+            for line in ax.lines
+            if line.get_marker() in ("None", None, "")
+            and len(line.get_xdata()) == 2
+            and line.get_xdata()[0] != line.get_xdata()[1]
+        ),
+        key=lambda line: -line.get_ydata()[0],
+    )
+    assert len(squares) == len(segments) == 3
+    for est, se, square, segment in zip(y, s, squares, segments, strict=True):
+        assert square.get_xdata()[0] == pytest.approx(math.exp(est), rel=1e-12)
+        np.testing.assert_allclose(
+            segment.get_xdata(), [math.exp(est - z * se), math.exp(est + z * se)], rtol=1e-9
+        )
+        assert segment.get_ydata()[0] == square.get_ydata()[0]
+    # The diamond spans the hand-computed pooled random-effects estimate and its 95% CI.
+    (diamond,) = ax.patches
+    x = diamond.get_xy()[:, 0]
+    pooled = [
+        math.exp(HAND["estimate"] - z * HAND["se"]),
+        math.exp(HAND["estimate"]),
+        math.exp(HAND["estimate"] + z * HAND["se"]),
+    ]
+    low, centre, high = pooled
+    np.testing.assert_allclose(x[:4], [low, centre, high, centre], rtol=1e-5)
+    labels = [text.get_text() for text in ax.get_yticklabels()]
+    assert "d: left out (excluded: too few events)" in labels
+    assert any(f"k=3  HR {centre:.2f} [{low:.2f}, {high:.2f}]" in text for text in labels)

@@ -16,6 +16,7 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy import optimize
 
 from omicsflow.plots.km import km_plot
@@ -27,7 +28,9 @@ __all__ = [
     "km_top_genes",
     "null_control_plot",
     "stability_plot",
+    "statistic_profile_figure",
     "statistic_profiles",
+    "volcano_figure",
     "volcano_plot",
 ]
 
@@ -121,7 +124,46 @@ def statistic_profiles(
 
     The x axis is the share of samples in the low group, so genes on different scales share
     it; dashed lines mark 1.96 (naive 5% level, ignoring the search) and the 5% critical value
-    of the maximum by Lausen & Schumacher 1994 for an untied gene.
+    of the maximum by Lausen & Schumacher 1994 for an untied gene. Saved as a PNG at ``path``
+    (written atomically); the arguments are those of :func:`statistic_profile_figure`.
+    """
+    figure = statistic_profile_figure(
+        cutpoints, expression, time, event, top=top, min_prop=min_prop, max_prop=max_prop
+    )
+    save_png(figure, path)
+
+
+def statistic_profile_figure(
+    cutpoints: pd.DataFrame,
+    expression: pd.DataFrame,
+    time: np.ndarray,
+    event: np.ndarray,
+    *,
+    top: int = 4,
+    min_prop: float = 0.1,
+    max_prop: float = 0.9,
+) -> Figure:
+    """The figure of :func:`statistic_profiles`, not yet saved.
+
+    Parameters
+    ----------
+    cutpoints
+        The scan table, best first.
+    expression
+        Discovery expression, samples × genes.
+    time, event
+        Discovery outcome.
+    top
+        Number of genes (the first ``top`` rows with a cutpoint).
+    min_prop, max_prop
+        Candidate range of the scan.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: per gene a line (label = gene) of |S − E|/√V against the share of samples
+        in the low group at each candidate cutpoint and a dot at its maximum; horizontal
+        lines at 1.96 and at the Lausen–Schumacher 1994 5% critical value.
     """
     scores = logrank_scores(time, event)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
@@ -148,7 +190,7 @@ def statistic_profiles(
     ax.set_ylabel("Standardised log-rank statistic |S − E| / √V")
     ax.set_title("Maximally selected log-rank statistic over cutpoints, top genes")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    save_png(fig, path)
+    return fig
 
 
 def volcano_plot(
@@ -158,7 +200,38 @@ def volcano_plot(
     signature_genes: Sequence[str] = (),
     q_line: float = 0.05,
 ) -> None:
-    """Log hazard ratio (high vs low) against −log10 q of every gene; signature genes named."""
+    """Log hazard ratio (high vs low) against −log10 q of every gene; signature genes named.
+
+    Saved as a PNG at ``path`` (written atomically); the arguments are those of
+    :func:`volcano_figure`.
+    """
+    save_png(volcano_figure(cutpoints, signature_genes=signature_genes, q_line=q_line), path)
+
+
+def volcano_figure(
+    cutpoints: pd.DataFrame,
+    *,
+    signature_genes: Sequence[str] = (),
+    q_line: float = 0.05,
+) -> Figure:
+    """The figure of :func:`volcano_plot`, not yet saved.
+
+    Parameters
+    ----------
+    cutpoints
+        The scan table; genes without a q-value are left out.
+    signature_genes
+        Genes drawn in colour and named.
+    q_line
+        q-value of the dashed horizontal line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes with two scatter collections, other genes then signature genes, each in
+        table order: x = log hazard ratio (infinite values clipped to the largest finite
+        |log HR|), y = −log10 q (q clipped at 1e-300).
+    """
     table = cutpoints.dropna(subset=["q_value"])
     log_hr = np.log(table["hazard_ratio"].to_numpy(dtype=np.float64))
     finite = np.isfinite(log_hr)
@@ -177,7 +250,7 @@ def volcano_plot(
     ax.set_ylabel("−log10 q (BH over genes, on the corrected p)")
     ax.set_title(f"Volcano: {len(table)} genes")
     ax.legend(fontsize=8, frameon=False)
-    save_png(fig, path)
+    return fig
 
 
 def stability_plot(

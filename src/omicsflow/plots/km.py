@@ -9,12 +9,13 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from omicsflow.plots.save import save_png
 from omicsflow.survival.metrics import kaplan_meier, numbers_at_risk
 
-__all__ = ["km_plot"]
+__all__ = ["km_figure", "km_plot"]
 
 _COLOURS = ("#1b7837", "#b2182b", "#2166ac", "#e08214", "#762a83")
 
@@ -35,6 +36,26 @@ def km_plot(
     ----------
     path
         Output PNG (written atomically).
+    time, event, groups, title, annotation, time_unit
+        As for :func:`km_figure`.
+    """
+    figure = km_figure(time, event, groups, title=title, annotation=annotation, time_unit=time_unit)
+    save_png(figure, path)
+
+
+def km_figure(
+    time: np.ndarray,
+    event: np.ndarray,
+    groups: dict[str, np.ndarray],
+    *,
+    title: str,
+    annotation: str = "",
+    time_unit: str = "",
+) -> Figure:
+    """Kaplan–Meier curves per group with a numbers-at-risk table (not yet saved).
+
+    Parameters
+    ----------
     time, event
         Survival outcome.
     groups
@@ -45,6 +66,12 @@ def km_plot(
         Text shown in the plot (e.g. log-rank p and HR with CI).
     time_unit
         Axis label unit.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes: the curves (with ``annotation`` as a text) and below them the table, one
+        text per group and tick time holding the number at risk (``time >= tick``).
     """
     time = np.asarray(time, dtype=np.float64)
     event = np.asarray(event).astype(bool)
@@ -113,4 +140,4 @@ def km_plot(
     for spine in ("top", "right", "left"):
         table_ax.spines[spine].set_visible(False)
     table_ax.tick_params(axis="y", length=0)
-    save_png(fig, path)
+    return fig

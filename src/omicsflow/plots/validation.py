@@ -15,10 +15,17 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from omicsflow.plots.save import save_png
 
-__all__ = ["calibration_plot", "forest_plot", "notice_plot", "random_signature_plot"]
+__all__ = [
+    "calibration_plot",
+    "forest_figure",
+    "forest_plot",
+    "notice_plot",
+    "random_signature_plot",
+]
 
 _COLOURS = ("#1b7837", "#b2182b", "#2166ac", "#e08214", "#762a83")
 _SCORE_NAMES = {"signature": "signature", "model": "network"}
@@ -67,6 +74,26 @@ def forest_plot(path: str | Path, analyses: list[dict[str, Any]], *, title: str)
         network), drawn top to bottom.
     title
         Figure title.
+    """
+    save_png(forest_figure(analyses, title=title), path, tight=False)
+
+
+def forest_figure(analyses: list[dict[str, Any]], *, title: str) -> Figure:
+    """The figure of :func:`forest_plot`, not yet saved.
+
+    Parameters
+    ----------
+    analyses
+        One :func:`omicsflow.validate.meta.meta_analyse` result per panel.
+    title
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes (log x scale): per cohort a CI segment ``[hr_ci_low, hr_ci_high]`` and a
+        square marker at ``hazard_ratio``; per pooled estimate a diamond (a filled polygon
+        through ``hr_ci_low``, ``hazard_ratio``, ``hr_ci_high``).
     """
     rows = sum(len(a["cohorts"]) + 2 + len(a["left_out"]) for a in analyses) or 1
     fig, ax = plt.subplots(figsize=(11, 1.4 + 0.42 * rows))
@@ -127,7 +154,7 @@ def forest_plot(path: str | Path, analyses: list[dict[str, Any]], *, title: str)
         ax.spines[spine].set_visible(False)
     ax.tick_params(axis="y", length=0)
     fig.tight_layout()
-    save_png(fig, path, tight=False)
+    return fig
 
 
 def calibration_plot(

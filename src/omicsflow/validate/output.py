@@ -6,14 +6,16 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from omicsflow.io import write_json, write_tsv
-from omicsflow.plots import km_plot
+from omicsflow.plots.km import km_figure
+from omicsflow.plots.save import save_png
 from omicsflow.plots.validation import calibration_plot, notice_plot
 from omicsflow.validate.cohort import CohortValidation
 from omicsflow.validate.groups import RiskGroups
 
-__all__ = ["write_cohort_validation"]
+__all__ = ["km_figures", "write_cohort_validation"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,46 @@ def _annotation(block: dict, groups: RiskGroups) -> str:
         )
     lines.append(f"Harrell's C = {block['c_index']:.3f}, Uno's C = {block['c_index_uno']:.3f}")
     return "\n".join(lines)
+
+
+def km_figures(result: CohortValidation) -> dict[str, Figure]:
+    """Kaplan–Meier figures of the signature's and the network's risk groups (not yet saved).
+
+    Parameters
+    ----------
+    result
+        One cohort's validation (not excluded).
+
+    Returns
+    -------
+    dict of str to matplotlib.figure.Figure
+        ``"signature"`` and ``"model"``: curves with numbers at risk, annotated with the
+        log-rank p and each group's HR (95% CI) against the lowest-risk group, Harrell's and
+        Uno's C, all from ``result.metrics``.
+    """
+    block = result.metrics
+    cohort = result.cohort
+    signature_groups = result.signature_groups
+    model_groups = result.model_groups
+    return {
+        "signature": km_figure(
+            result.time,
+            result.event,
+            signature_groups.masks(),
+            title=f"{cohort}: signature risk groups "
+            f"({len(block['signature_genes']['used'])} genes, {block['transfer']} transfer)",
+            annotation=_annotation(block, signature_groups),
+            time_unit=result.time_unit,
+        ),
+        "model": km_figure(
+            result.time,
+            result.event,
+            model_groups.masks(),
+            title=f"{cohort}: network risk groups (discovery-median threshold)",
+            annotation=_annotation(block["model"], model_groups),
+            time_unit=result.time_unit,
+        ),
+    }
 
 
 def write_cohort_validation(
@@ -76,28 +118,9 @@ def write_cohort_validation(
         ):
             notice_plot(path, title=f"{cohort}: {what}", message=message)
         return
-    block = result.metrics
-    signature_groups = result.signature_groups
-    km_plot(
-        km,
-        result.time,
-        result.event,
-        signature_groups.masks(),
-        title=f"{cohort}: signature risk groups ({len(block['signature_genes']['used'])} genes, "
-        f"{block['transfer']} transfer)",
-        annotation=_annotation(block, signature_groups),
-        time_unit=result.time_unit,
-    )
-    model_groups = result.model_groups
-    km_plot(
-        km_model,
-        result.time,
-        result.event,
-        model_groups.masks(),
-        title=f"{cohort}: network risk groups (discovery-median threshold)",
-        annotation=_annotation(block["model"], model_groups),
-        time_unit=result.time_unit,
-    )
+    figures = km_figures(result)
+    save_png(figures["signature"], km)
+    save_png(figures["model"], km_model)
     calibration_plot(
         calibration_png,
         result.calibration,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 from lifelines.statistics import logrank_test as lifelines_logrank
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from omicsflow.survival.cutpoint import (
     CUTPOINT_COLUMNS,
@@ -130,6 +131,157 @@ def test_lausen92_formula_numerically():
     expected = np.minimum(1.0, 4 * phi / m + phi * (m - 1 / m) * integral)
     expected[m < 1] = 1.0
     np.testing.assert_allclose(p_lausen92(m, eps1, eps2), expected, rtol=1e-10)
+
+
+# ---------------------------------------------------------------- Lausen–Schumacher, independently
+def r_plausen94(b: float, n: int, minprop: float = 0.1, maxprop: float = 0.9, m=None) -> float:
+    """Transcription of R maxstat's ``pLausen94`` (maxstat/R/maxstat.R), line by line.
+
+    ``if(is.null(m)) m <- floor(N*minprop):floor(N*maxprop)``; ``length(m) <= 1`` gives D = 0.
+    R does not cap the result at 1; the issue asks us to.
+    """
+    if m is None:
+        m = list(range(math.floor(n * minprop), math.floor(n * maxprop) + 1))
+    m = [float(v) for v in m]
+    d = 0.0
+    if len(m) > 1:
+        # m1 <- m[1:(length(m)-1)]; m2 <- m[2:length(m)]
+        for m1, m2 in itertools.pairwise(m):
+            t = math.sqrt(1 - m1 * (n - m2) / ((n - m1) * m2))
+            d += 1 / math.pi * math.exp(-(b**2) / 2) * (t - (b**2 / 4 - 1) * (t**3) / 6)
+    pnorm = stats.norm.cdf
+    return 1 - (pnorm(b) - pnorm(-b)) + d
+
+
+def r_plausen92(b: float, minprop: float = 0.1, maxprop: float = 0.9) -> float:
+    """Transcription of R maxstat's ``pLausen92`` (with Schell's ``b < 1`` correction).
+
+    ``db <- dnorm(b)``, written here with :mod:`math` rather than scipy; R does not cap at 1.
+    """
+    if b < 1:
+        return 1.0
+    db = math.exp(-b * b / 2) / math.sqrt(2 * math.pi)
+    p = 4 * db / b + db * (b - 1 / b) * math.log(
+        (maxprop * (1 - minprop)) / ((1 - maxprop) * minprop)
+    )
+    return max(p, 0.0)
+
+
+def test_lausen_pvalues_match_r_maxstat_transcriptions():
+    rng = np.random.default_rng(17)
+    n = 80
+    x = np.round(rng.normal(size=(n, 6)), 1)  # tied expression values
+    x[:, 0] = rng.normal(size=n)  # one gene without ties
+    hazard = np.exp(1.2 * (x[:, 0] > 0.3) - 0.9 * (x[:, 1] > -0.2) + 0.7 * (x[:, 2] > 0.5))
+    time = np.round(rng.exponential(3 / hazard), 1) + 0.1  # tied times
+    event = (rng.uniform(size=n) < 0.75).astype(float)
+    frame = pd.DataFrame(x, columns=[f"g{i}" for i in range(x.shape[1])])
+    table = scan_cutpoints(frame, time, event).set_index("gene")
+    scores = logrank_scores(time, event)
+    for gene in range(x.shape[1]):
+        row = table.loc[f"g{gene}"]
+        # maxstat passes the group sizes of the candidate cutpoints as m (ties leave gaps).
+        sizes = sorted(v[1] for v in direct_statistics(x[:, gene], scores, 0.1, 0.9).values())
+        expected = r_plausen94(row.statistic, n, 0.1, 0.9, m=sizes)
+        assert row.p_value == pytest.approx(min(1.0, expected), rel=1e-12)
+        assert row.p_lau92 == pytest.approx(min(1.0, r_plausen92(row.statistic)), rel=1e-12)
+    # Not only capped values: the planted genes have p-values well inside (0, 1).
+    assert ((table["p_value"] < 0.5) & (table["p_lau92"] < 0.5)).sum() >= 3
+    # The tie-free gene uses R's default grid floor(N·minprop):floor(N·maxprop).
+    untied = table.loc["g0"]
+    assert untied.p_value < 0.01
+    assert untied.p_value == pytest.approx(r_plausen94(untied.statistic, n), rel=1e-12)
+    for b in (0.5, 0.999, 1.0, 1.5, 2.5, 3.3, 5.0, 9.0):
+        assert p_lausen92(np.array([b]), 0.1, 0.9)[0] == pytest.approx(
+            min(1.0, r_plausen92(b)), rel=1e-12
+        )
+        assert p_lausen92(np.array([b]), 0.2, 0.7)[0] == pytest.approx(
+            min(1.0, r_plausen92(b, 0.2, 0.7)), rel=1e-12
+        )
+
+
+def _untied_scan(n: int, seed: int):
+    """A scan of one tie-free gene (its t sums are those of every consecutive m in range)."""
+    rng = np.random.default_rng(seed)
+    time, event = rng.exponential(size=n), (rng.uniform(size=n) < 0.7).astype(float)
+    return maxstat_scan(rng.normal(size=(n, 1)), logrank_scores(time, event))
+
+
+def _standardised_bridge_grid(n: int) -> np.ndarray:
+    return np.arange(math.floor(0.1 * n), math.floor(0.9 * n) + 1, dtype=np.float64)
+
+
+def test_lausen94_is_the_improved_bonferroni_bound_evaluated_exactly():
+    """Lau94 = P(|Z_1| > b) + Σ_k P(|Z_k| ≤ b < |Z_{k+1}|), each term expanded to O(t_k³).
+
+    Z_k is the standardised statistic at group size m_k: standard normal with
+    corr(Z_k, Z_{k+1}) = ρ_k = √(m_k(N − m_{k+1}) / (m_{k+1}(N − m_k))). The bivariate terms are
+    evaluated here exactly with Owen's T: P(X > b, Y > b) = Φ̄(b) − 2T(b, √((1 − ρ)/(1 + ρ))).
+    """
+    n = 200
+    scan = _untied_scan(n, seed=21)
+    m = _standardised_bridge_grid(n)
+    rho = np.sqrt(m[:-1] * (n - m[1:]) / (m[1:] * (n - m[:-1])))
+    for b in (2.5, 3.0, 3.5, 4.0):
+        tail = stats.norm.sf(b)
+        same = tail - 2 * special.owens_t(b, np.sqrt((1 - rho) / (1 + rho)))
+        opposite = tail - 2 * special.owens_t(b, np.sqrt((1 + rho) / (1 - rho)))
+        both = 2 * (same + opposite)  # P(|Z_k| > b, |Z_{k+1}| > b)
+        bound = 2 * tail + np.sum(2 * tail - both)
+        p = p_lausen94(np.array([b]), scan.t_sum, scan.t3_sum)[0]
+        assert p == pytest.approx(bound, rel=1e-4), b
+        # The t³ term matters at this precision: the first-order sum alone is off by > 0.2%.
+        first_order = 2 * tail + np.exp(-(b**2) / 2) / np.pi * scan.t_sum[0]
+        assert abs(first_order - bound) > 2e-3 * bound
+
+
+def test_lausen94_bounds_the_gaussian_process_tail():
+    """Monte Carlo: P(max_k |Z_k| > b) for Z ~ N(0, Σ), Σ_ij = √(m_i(N − m_j)/(m_j(N − m_i))).
+
+    Lau94 is an upper bound (conservative: about twice the tail at N = 200, because the
+    improved Bonferroni sum counts clustered upcrossings of a rough process); it must never
+    fall below the simulated tail.
+    """
+    n = 200
+    scan = _untied_scan(n, seed=22)
+    m = _standardised_bridge_grid(n)
+    low, high = np.minimum.outer(m, m), np.maximum.outer(m, m)
+    chol = np.linalg.cholesky(np.sqrt(low * (n - high) / (high * (n - low))))
+    rng = np.random.default_rng(23)
+    draws = 60_000
+    maximum = np.concatenate(
+        [np.abs(rng.standard_normal((20_000, m.size)) @ chol.T).max(axis=1) for _ in range(3)]
+    )
+    for b in (2.5, 3.0, 3.5):
+        tail = np.mean(maximum > b)
+        se = np.sqrt(tail * (1 - tail) / draws)
+        p = p_lausen94(np.array([b]), scan.t_sum, scan.t3_sum)[0]
+        assert tail - 3 * se <= p <= 3 * tail, (b, tail, p)
+
+
+def test_lausen92_approximates_the_continuous_process_tail():
+    """Monte Carlo: P(sup |U(t)|/√(t(1 − t)) > b, ε₁ ≤ t ≤ ε₂) for a Brownian bridge U.
+
+    With s = ½ log(t/(1 − t)) the standardised bridge is the Ornstein–Uhlenbeck process with
+    covariance e^{−|Δs|} on an interval of length ½ log(ε₂(1 − ε₁)/((1 − ε₂)ε₁)), simulated
+    exactly on a grid; the grid maximum misses crossings between points, corrected by
+    Siegmund's shift b − 0.5826 √(2 Δs).
+    """
+    eps1, eps2 = 0.1, 0.9
+    length = 0.5 * math.log(eps2 * (1 - eps1) / ((1 - eps2) * eps1))
+    steps, draws = 1000, 40_000
+    ds = length / steps
+    rho = math.exp(-ds)
+    rng = np.random.default_rng(24)
+    z = rng.standard_normal(draws)
+    maximum = np.abs(z)
+    for _ in range(steps):
+        z = rho * z + math.sqrt(1 - rho**2) * rng.standard_normal(draws)
+        np.maximum(maximum, np.abs(z), out=maximum)
+    shift = 0.5826 * math.sqrt(2 * ds)
+    for b in (2.5, 3.0):
+        tail = np.mean(maximum > b - shift)
+        assert p_lausen92(np.array([b]), eps1, eps2)[0] == pytest.approx(tail, rel=0.08), b
 
 
 def test_benjamini_hochberg_matches_scipy():
