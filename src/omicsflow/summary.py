@@ -1,7 +1,8 @@
 """The first page of the report: verdicts and headline numbers, as reStructuredText.
 
 :func:`run_summary` reads the run's result files (never recomputes anything) and writes the
-page that ``workflow/report/workflow.rst`` includes: the quality verdict of every cohort, the
+page that ``workflow/report/workflow.rst`` includes: the arrays dropped from the demo cohorts
+(when the run uses them), the quality verdict of every cohort, the
 locked signature with its discovery performance, the validation hazard ratio and C-index per
 cohort with the meta-analysis, and the transfer-learning gain measured in cross-validation.
 """
@@ -59,6 +60,23 @@ def _list_table(header: list[str], rows: list[list[str]], widths: str = "auto") 
 
 def _section(title: str) -> str:
     return f"{title}\n{'-' * len(title)}\n\n"
+
+
+def _dropped(dropped: pd.DataFrame) -> str:
+    """The arrays removed from the demo cohorts before anything else, with their ids."""
+    text = _section("Arrays dropped from the demo cohorts")
+    if dropped.empty:
+        return text + "No array was dropped from the demo cohorts.\n\n"
+    counts = dropped.groupby("cohort", sort=False)["sample"].count()
+    per_cohort = ", ".join(f"{count} from ``{cohort}``" for cohort, count in counts.items())
+    text += (
+        f"{len(dropped)} array(s) were removed before anything else ({per_cohort}): they are "
+        "not primary tumours (metastases, post-chemotherapy samples, a recurrence) or repeat a "
+        "patient (a paired sample), as their sample names say. The same list is "
+        "``resources/demo/dropped_samples.tsv`` (under *0. Data*).\n\n"
+    )
+    rows = [[row["cohort"], row["sample"], row["reason"]] for row in dropped.to_dict("records")]
+    return text + _list_table(["cohort", "sample", "marked by"], rows) + "\n"
 
 
 def _quality(qc_summary: pd.DataFrame) -> str:
@@ -249,6 +267,7 @@ def run_summary(
     meta: str | Path | None,
     comparison: str | Path,
     train_metrics: str | Path,
+    dropped: str | Path | None = None,
 ) -> str:
     """The report's first page (reStructuredText) from the run's result files.
 
@@ -262,15 +281,19 @@ def run_summary(
         ``results/validation/summary.tsv`` and ``meta.json``.
     comparison, train_metrics
         ``results/train/comparison.json`` and ``metrics.json``.
+    dropped
+        ``resources/demo/dropped_samples.tsv`` (columns ``cohort``, ``sample``, ``reason``)
+        when the run uses the demo cohorts; ``None`` otherwise.
 
     Returns
     -------
     str
-        The page, sections: quality gate, locked signature, independent validation,
-        transfer learning.
+        The page, sections: arrays dropped from the demo cohorts (only with ``dropped``),
+        quality gate, locked signature, independent validation, transfer learning.
     """
     return (
-        _quality(pd.read_csv(qc_summary, sep="\t"))
+        (_dropped(pd.read_csv(dropped, sep="\t", dtype=str)) if dropped else "")
+        + _quality(pd.read_csv(qc_summary, sep="\t"))
         + _signature(
             _read_json(signature),
             pd.read_csv(cutpoints, sep="\t"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -16,10 +17,34 @@ pytest.importorskip("SurvSet", reason="the demo extra (survset) is not installed
 REPO = Path(__file__).resolve().parents[2]
 
 
+class _Records(logging.Handler):
+    """Keeps every record (``caplog`` is per test; the demo is written once per module)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_log() -> _Records:
+    return _Records()
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory, demo_log: _Records) -> Path:
     outdir = tmp_path_factory.mktemp("demo")
-    materialise_demo(outdir)
+    logger = logging.getLogger("omicsflow.demo")
+    level = logger.level
+    logger.addHandler(demo_log)
+    logger.setLevel(logging.INFO)
+    try:
+        materialise_demo(outdir)
+    finally:
+        logger.removeHandler(demo_log)
+        logger.setLevel(level)
     return outdir
 
 
@@ -53,6 +78,19 @@ def test_non_primary_arrays_are_dropped_and_listed(demo_dir):
         "X-Brain-Met",
         "BC2-post-chemo",
     ]
+
+
+def test_dropped_arrays_are_logged_with_count_and_ids(demo_dir, demo_log):
+    dropped = pd.read_csv(demo_dir / "dropped_samples.tsv", sep="\t")
+    warnings = [r.getMessage() for r in demo_log.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    message = warnings[0]
+    assert message.startswith(
+        "GSE1992: dropping 8 arrays that are not primary tumours or repeat a patient: "
+    )
+    assert message.split(": ", 2)[2].split(", ") == list(dropped["sample"])
+    infos = [r.getMessage() for r in demo_log.records if r.levelno == logging.INFO]
+    assert "GSE1992 (source): 116 samples × 15528 genes" in infos
 
 
 def test_committed_sheet_describes_the_same_cohorts(demo_dir):

@@ -5,9 +5,17 @@ import pandas as pd
 from snakemake.utils import validate
 
 from omicsflow.cohort import read_cohort_sheet
+from omicsflow.config import check_config
 from omicsflow.demo import DEMO_COHORTS, demo_files
 from omicsflow.validate.transfer import check_transfer_config
 
+# Our check first: a ConfigError naming the key path, the file and the keys allowed there;
+# then Snakemake's validate, which fills in the schema's defaults.
+check_config(
+    config,
+    Path(workflow.basedir) / "schemas" / "config.schema.yaml",
+    files=workflow.configfiles,
+)
 validate(config, "../schemas/config.schema.yaml")
 
 # The demo cohorts are written by the demo_data step, so a sheet may name them before they exist.
@@ -17,6 +25,11 @@ DEMO_CLINICAL_FILES = [
     f"{DEMO_DIR}/{c.clinical_file}" for c in DEMO_COHORTS if c.clinical_file
 ]
 SHEET = read_cohort_sheet(config["cohorts"], pending=demo_files(DEMO_DIR))
+# The run uses the demo cohorts when its sheet is the demo's or names a demo file.
+USES_DEMO = bool(
+    {Path(path).resolve() for path in [config["cohorts"], *SHEET.files()]}
+    & {path.resolve() for path in demo_files(DEMO_DIR)}
+)
 validate(
     pd.read_csv(config["cohorts"], sep="\t", dtype=str, keep_default_na=False),
     "../schemas/cohorts.schema.yaml",
@@ -137,6 +150,11 @@ def get_cv_encoder(wildcards):
     folds included; each fold then pretrains on its own training samples instead.
     """
     return ["results/train/encoder.pt"] if SOURCE else []
+
+
+def get_demo_dropped(wildcards):
+    """The arrays dropped from the demo cohorts, for the report's first page (demo runs only)."""
+    return {"dropped": f"{DEMO_DIR}/dropped_samples.tsv"} if USES_DEMO else {}
 
 
 def get_sheet_files(wildcards):

@@ -23,6 +23,7 @@ rule report_provenance:
 
 rule report_summary:
     input:
+        unpack(get_demo_dropped),
         qc_summary="results/qc/summary.tsv",
         cutpoints="results/biomarkers/cutpoints.tsv",
         signature="results/biomarkers/signature.json",
