@@ -13,7 +13,7 @@ from omicsflow.validate.transfer import check_transfer_config
 # then Snakemake's validate, which fills in the schema's defaults.
 check_config(
     config,
-    Path(workflow.basedir) / "schemas" / "config.schema.yaml",
+    Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml",
     files=workflow.configfiles,
 )
 validate(config, "../schemas/config.schema.yaml")
