@@ -1,10 +1,10 @@
 """The first page of the report: verdicts and headline numbers, as reStructuredText.
 
 :func:`run_summary` reads the run's result files (never recomputes anything) and writes the
-page that ``workflow/report/workflow.rst`` includes: the arrays dropped from the demo cohorts
-(when the run uses them), the quality verdict of every cohort, the
+page that ``workflow/report/workflow.rst`` includes: the quality verdict of every cohort, the
 locked signature with its discovery performance, the validation hazard ratio and C-index per
-cohort with the meta-analysis, and the transfer-learning gain measured in cross-validation.
+cohort with the meta-analysis, the transfer-learning gain measured in cross-validation, and the
+arrays dropped from the demo cohorts (when the run uses them).
 """
 
 from __future__ import annotations
@@ -288,12 +288,11 @@ def run_summary(
     Returns
     -------
     str
-        The page, sections: arrays dropped from the demo cohorts (only with ``dropped``),
-        quality gate, locked signature, independent validation, transfer learning.
+        The page, sections: quality gate, locked signature, independent validation,
+        transfer learning, and (only with ``dropped``) the arrays dropped from the demo cohorts.
     """
     return (
-        (_dropped(pd.read_csv(dropped, sep="\t", dtype=str)) if dropped else "")
-        + _quality(pd.read_csv(qc_summary, sep="\t"))
+        _quality(pd.read_csv(qc_summary, sep="\t"))
         + _signature(
             _read_json(signature),
             pd.read_csv(cutpoints, sep="\t"),
@@ -301,4 +300,5 @@ def run_summary(
         )
         + _validation(pd.read_csv(validation_summary, sep="\t"), _read_json(meta) if meta else None)
         + _transfer(_read_json(comparison), _read_json(train_metrics))
+        + (_dropped(pd.read_csv(dropped, sep="\t", dtype=str)) if dropped else "")
     )
