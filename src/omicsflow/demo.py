@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ __all__ = [
     "load_survset",
     "materialise_demo",
     "non_primary_arrays",
+    "uses_demo",
 ]
 
 logger = logging.getLogger(__name__)
@@ -110,6 +112,25 @@ def demo_files(outdir: str | Path) -> list[Path]:
         if cohort.clinical_file is not None:
             files.append(outdir / cohort.clinical_file)
     return files
+
+
+def uses_demo(files: Iterable[str | Path], outdir: str | Path) -> bool:
+    """Whether a run reads the demo cohorts: any of ``files`` is one :func:`demo_files` writes.
+
+    Parameters
+    ----------
+    files
+        The cohort sheet and every file it names.
+    outdir
+        The folder the demo cohorts are written to (``resources/demo``).
+
+    Returns
+    -------
+    bool
+        True when the sheet is the demo's or names a demo file (paths compared resolved).
+    """
+    demo = {path.resolve() for path in demo_files(outdir)}
+    return any(Path(path).resolve() in demo for path in files)
 
 
 def non_primary_arrays(sample_ids: pd.Index | list[str]) -> list[str]:

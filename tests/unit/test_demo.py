@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from omicsflow.cohort import load_cohort, read_cohort_sheet
-from omicsflow.demo import demo_files, materialise_demo, non_primary_arrays
+from omicsflow.demo import demo_files, materialise_demo, non_primary_arrays, uses_demo
 from omicsflow.preprocess import shared_genes
 
 pytest.importorskip("SurvSet", reason="the demo extra (survset) is not installed")
@@ -101,3 +101,13 @@ def test_committed_sheet_describes_the_same_cohorts(demo_dir):
     for column in ("expression", "clinical"):
         committed[column] = [name.replace("../resources/demo/", "") for name in committed[column]]
     pd.testing.assert_frame_equal(written, committed)
+
+
+def test_uses_demo_when_the_sheet_or_a_named_file_is_the_demos(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    outdir = Path("resources/demo")
+    assert uses_demo(["config/cohorts.tsv", outdir / "GSE3143_expression.tsv.gz"], outdir)
+    # The same file named by an absolute path counts; the demo's own sheet counts alone.
+    assert uses_demo([tmp_path / outdir / "cohorts.tsv"], outdir)
+    assert not uses_demo(["toy/cohorts.tsv", "toy/discovery_expression.tsv.gz"], outdir)
+    assert not uses_demo([], outdir)

@@ -6,7 +6,7 @@ from snakemake.utils import validate
 
 from omicsflow.cohort import read_cohort_sheet
 from omicsflow.config import check_config
-from omicsflow.demo import DEMO_COHORTS, demo_files
+from omicsflow.demo import DEMO_COHORTS, demo_files, uses_demo
 from omicsflow.validate.transfer import check_transfer_config
 
 # Our check first: a ConfigError naming the key path, the file and the keys allowed there;
@@ -25,11 +25,7 @@ DEMO_CLINICAL_FILES = [
     f"{DEMO_DIR}/{c.clinical_file}" for c in DEMO_COHORTS if c.clinical_file
 ]
 SHEET = read_cohort_sheet(config["cohorts"], pending=demo_files(DEMO_DIR))
-# The run uses the demo cohorts when its sheet is the demo's or names a demo file.
-USES_DEMO = bool(
-    {Path(path).resolve() for path in [config["cohorts"], *SHEET.files()]}
-    & {path.resolve() for path in demo_files(DEMO_DIR)}
-)
+USES_DEMO = uses_demo([config["cohorts"], *SHEET.files()], DEMO_DIR)
 validate(
     pd.read_csv(config["cohorts"], sep="\t", dtype=str, keep_default_na=False),
     "../schemas/cohorts.schema.yaml",
