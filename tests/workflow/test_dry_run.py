@@ -14,11 +14,15 @@ from tests.workflow.helpers import REPO, make_workdir, snakemake
 def planned_jobs(output: str) -> dict[str, list[dict[str, str]]]:
     """Jobs of a dry run: rule → one dict per job with its ``input``/``wildcards`` lines."""
     jobs: dict[str, list[dict[str, str]]] = defaultdict(list)
+    current: dict[str, str] | None = None
     for line in output.splitlines():
         if match := re.match(r"^(?:local)?rule (\w+):$", line):
-            jobs[match.group(1)].append({})
-        elif (match := re.match(r"^    (input|output|wildcards): (.*)$", line)) and jobs:
-            list(jobs.values())[-1][-1][match.group(1)] = match.group(2)
+            current = {}
+            jobs[match.group(1)].append(current)
+        elif current is not None and (
+            match := re.match(r"^    (input|output|wildcards): (.*)$", line)
+        ):
+            current[match.group(1)] = match.group(2)
     return jobs
 
 
